@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import warnings
 from pathlib import Path
 
 import pytest
@@ -27,13 +28,14 @@ def _one_thread():  # type: ignore[no-untyped-def]
 
 
 def _groups(seed: int, n: int = 24) -> list[list[list[int]]]:
-    """Groups of 1-3 sequences sharing a random prompt; some members identical, lengths 2..70."""
+    """Groups of 1-3 sequences sharing a random prompt (0-59 tokens) and 1-14 tokens each of their own;
+    some members identical. Long prompts make sharing pay, short ones send the group to the plain path."""
     rng = random.Random(seed)
     groups = []
     for _ in range(n):
-        prompt = [rng.randrange(3, 5000) for _ in range(rng.randrange(1, 40))]
+        prompt = [rng.randrange(3, 5000) for _ in range(rng.randrange(1, 60))]
         k = rng.choice([1, 2, 2, 3])
-        group = [prompt + [rng.randrange(3, 5000) for _ in range(rng.randrange(1, 30))] for _ in range(k)]
+        group = [prompt + [rng.randrange(3, 5000) for _ in range(rng.randrange(1, 15))] for _ in range(k)]
         if k == 3:
             group[2] = list(group[1])  # identical responses happen in real data
         groups.append(group)
@@ -86,6 +88,12 @@ def test_pack_by_budget_respects_budget_and_batch_size() -> None:
         assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 500
 
 
+def test_pack_by_budget_with_shared_prefixes_counts_cells() -> None:
+    # two groups with long prompts and short rests pack together; the limit counts prefix + rest
+    plan = pack_by_budget([100, 98, 10], token_budget=400, max_batch_size=8, rows=[2, 2, 1], prefixes=[90, 90, 0])
+    assert sorted(i for b in plan for i in b) == [0, 1, 2] and [0, 1] in plan
+
+
 def test_truncate_and_shared_prefix() -> None:
     assert truncate([1, 2, 3], 5, "left") == ([1, 2, 3], 0)
     assert shared_prefix_length([[1, 2, 3], [1, 2, 3]]) == 2  # each keeps one token of its own
@@ -122,7 +130,9 @@ def test_prefix_shared_scores_equal_plain_path(rm: TransformersBackend, rm_bs1: 
 def test_prefix_shared_logprobs_equal_plain_path(lm: TransformersBackend, lm_bs1: TransformersBackend) -> None:
     groups = _groups(3)
     starts = _starts(groups, 3)  # starts fall before, inside and after the shared prefix
+    before = lm.stats.tokens
     shared = lm.token_logprobs_grouped(groups, starts)
+    assert lm.stats.tokens - before < sum(len(s) for s in _flat(groups))  # prompts computed once
     plain = lm_bs1.token_logprobs(_flat(groups), _flat(starts))
     assert _max_diff(_flat(shared), plain) < TOL
 
@@ -185,7 +195,9 @@ def test_fp16_on_cpu_is_refused(tiny_rm_dir: Path) -> None:
 
 def test_dtype_auto_is_float32_on_cpu_and_bf16_only_when_asked(tiny_rm_dir: Path, rm: TransformersBackend) -> None:
     assert rm.config.dtype == "auto" and rm.describe()["dtype"] == "float32"
-    bf16 = TransformersBackend(ModelConfig(str(tiny_rm_dir), dtype="bfloat16", device="cpu"))
+    with warnings.catch_warnings():  # CPUs without native bf16 warn that it is slow
+        warnings.simplefilter("ignore")
+        bf16 = TransformersBackend(ModelConfig(str(tiny_rm_dir), dtype="bfloat16", device="cpu"))
     assert bf16.describe()["dtype"] == "bfloat16"
     assert len(bf16.sequence_scores([[5, 6, 7]])) == 1
 

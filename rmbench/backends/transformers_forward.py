@@ -132,9 +132,9 @@ class ClassifierForward:
         self.label = 0 if n == 1 else label_index % n
         self.notes.update(num_labels=n, label_index=self.label)
         head = getattr(model, "score", None)
-        self.base = getattr(model, getattr(model, "base_model_prefix", ""), None)
+        self.base: Any = getattr(model, getattr(model, "base_model_prefix", ""), None)
         self.last_token = isinstance(head, torch.nn.Linear) and self.base is not None
-        self.head = head
+        self.head: Any = head
         self.notes["pooling"] = "last real token (from the attention mask)" if self.last_token else "model"
         self.max_tokens_per_batch = 1 << 62
 
