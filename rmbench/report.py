@@ -81,6 +81,7 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
     lines += judge_lines(summary)
     lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines += _section_score_lines(res)
     lines += ["", *_notes(summary)]
     if summary["task"].get("notes"):
         lines += ["", "## Task notes", "", str(summary["task"]["notes"]).strip()]
@@ -92,6 +93,22 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
             f"{timing.get('items_reused', 0)} items reused from an earlier (interrupted) session.",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _section_score_lines(res: Mapping[str, Any]) -> list[str]:
+    """Sections scored as a mean of each subset's own headline metric (``scoring.subset_metrics``)."""
+    lines = []
+    for name, block in (res.get("sections") or {}).items():
+        score = block.get("score")
+        if not score:
+            continue
+        value = "n/a" if score["value"] is None else f"{100 * score['value']:.1f}"
+        parts = ", ".join(f"{s} {m}" for s, m in score["of"].items() if s not in score["missing"])
+        line = f"- **{name} score: {value}**: unweighted mean of {parts} (no interval: subsets differ in size)"
+        if score["missing"]:
+            line += f"; left out for lack of a value: {', '.join(score['missing'])}"
+        lines.append(line)
+    return ["", *lines] if lines else []
 
 
 def _step_lines(model: Mapping[str, Any]) -> list[str]:

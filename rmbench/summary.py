@@ -147,7 +147,8 @@ def compute_results(run: Mapping[str, Any], items: Sequence[ItemResult]) -> dict
     if sections:
         results["sections"] = _sections(sections, by_subset, results["subsets"], metrics, baselines,
                                         scoring.get("section_weighting", "items"), kw,
-                                        scoring.get("subset_weights") or {})
+                                        scoring.get("subset_weights") or {},
+                                        scoring.get("subset_metrics") or {}, results["primary_metric"])
     results["tokens_scored"] = int(sum(int(it.scores.get("tokens", 0) or 0) for it in items))
     return results
 
@@ -155,7 +156,8 @@ def compute_results(run: Mapping[str, Any], items: Sequence[ItemResult]) -> dict
 def _sections(
     sections: Mapping[str, list[str]], by_subset: Mapping[str, list[ItemResult]], subset_blocks: Mapping[str, Any],
     metrics: Sequence[str], baselines: Sequence[str], weighting: str, kw: Mapping[str, Any],
-    subset_weights: Mapping[str, float] | None = None,
+    subset_weights: Mapping[str, float] | None = None, subset_metrics: Mapping[str, str] | None = None,
+    primary: str = "accuracy",
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, members in sections.items():
@@ -176,7 +178,27 @@ def _sections(
                 values = [subset_blocks[s]["metrics"][m]["value"] for s in present]
                 kept = [v for v in values if v is not None]
                 out[name]["metrics"][m] = {"value": float(np.mean(kept)) if kept else None, "n_subsets": len(kept)}
+            if subset_metrics:
+                out[name]["score"] = _section_score(present, subset_blocks, subset_metrics, primary)
     return out
+
+
+def _section_score(
+    present: Sequence[str], subset_blocks: Mapping[str, Any], subset_metrics: Mapping[str, str], primary: str
+) -> dict[str, Any]:
+    """Mean over subsets of each subset's own headline metric (``subset_metrics``, else the primary one).
+
+    A subset whose metric has no value (e.g. no item carries it) is left out and named in ``missing``.
+    """
+    of = {s: subset_metrics.get(s, primary) for s in present}
+    values = {s: (subset_blocks[s]["metrics"].get(m) or {}).get("value") for s, m in of.items()}
+    kept = [v for v in values.values() if v is not None]
+    return {
+        "value": float(np.mean(kept)) if kept else None,
+        "of": of,
+        "n_subsets": len(kept),
+        "missing": [s for s, v in values.items() if v is None],
+    }
 
 
 def _weighted_section(

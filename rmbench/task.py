@@ -114,6 +114,10 @@ class ScoringSpec(_Strict):
     # means (upstream RewardBench's EXAMPLE_COUNTS), with a cluster-bootstrap CI; this overrides
     # section_weighting for that section. A section may not mix weighted and unweighted subsets.
     subset_weights: dict[str, float] = Field(default_factory=dict)
+    # Optional subset -> metric for sections that are a mean of subsets (section_weighting 'subsets'):
+    # such a section also gets a 'score', the mean over its subsets of this metric where named and the
+    # primary metric elsewhere (RewardBench 2's leaderboard: accuracy, but the Ties score for Ties).
+    subset_metrics: dict[str, str] = Field(default_factory=dict)
     # Convenience headline: unweighted mean of the listed metrics (e.g. RM-Bench hard/normal/easy).
     report_metrics: list[str] = Field(default_factory=list)
     # Derived metrics (harmonic means, F1 from per-item counts, ...), bootstrapped as a whole.
@@ -133,6 +137,11 @@ class ScoringSpec(_Strict):
             if weighted and len(weighted) != len(members):
                 missing = ", ".join(s for s in members if s not in self.subset_weights)
                 raise ValueError(f"section '{name}' has subset_weights for some subsets but not for: {missing}")
+        if self.subset_metrics and self.section_weighting != "subsets":
+            raise ValueError("subset_metrics needs section_weighting: subsets (a section's score is a mean of subsets)")
+        unused = sorted(set(self.subset_metrics) - in_sections)
+        if unused:
+            raise ValueError(f"subset_metrics name subsets that are in no section: {', '.join(unused)}")
         return self
 
 

@@ -23,7 +23,7 @@ from rmbench.examples import load_examples
 from rmbench.grading import Policies, grade, grade_clusters
 from rmbench.grading_ties import WEIGHTS, margin_term, prompt_terms, row_stats
 from rmbench.runner import RunConfig, run
-from rmbench.task import AggregateSpec, load_task
+from rmbench.task import AggregateSpec, ScoringSpec, load_task
 
 TIES_FILE = Path("rewardbench2") / "ties_sample_tied41-45.jsonl"
 
@@ -52,6 +52,9 @@ BY_HAND = {
 
 
 def _score_row(ex: MultiResponseExample) -> dict[str, Any]:
+    k, m = len(ex.correct), len(ex.incorrect)
+    if "ties_role" not in ex.meta:  # a best-of-4 row: the correct response wins
+        return {"id": ex.id, "correct": [1.0] * k, "incorrect": [0.0] * m}
     role, n = ex.meta["ties_role"], ex.meta["ties_prompt"]
     k, m = len(ex.correct), len(ex.incorrect)
     if role == "tied":
@@ -214,8 +217,9 @@ def test_weighted_sum_aggregate_and_its_spec() -> None:
 def test_task_declares_upstream_weights() -> None:
     spec = load_task("rewardbench-2").spec
     agg = spec.scoring.aggregates["ties_score"]
-    assert spec.version == 2 and agg.kind == "weighted_sum"
+    assert spec.version == 3 and agg.kind == "weighted_sum"
     assert dict(zip(agg.of, agg.weights or [], strict=True)) == WEIGHTS
+    assert spec.scoring.subset_metrics == {"Ties": "ties_score"} and spec.scoring.section_weighting == "subsets"
 
 
 # ------------------------------------------------------------------------------ end to end
@@ -249,3 +253,35 @@ def test_prompt_missing_a_row_counts_in_accuracy_only(data_dir: Path, tmp_path: 
     both = [41, 42, 43, 44]
     assert (m["tied_acc"]["n"], m["ref_acc"]["n"], m["preferred"]["n"]) == (5, 4, 4)
     assert m["ties_score"]["value"] == pytest.approx(_ties_score(both, list(range(41, 46)), both))
+
+
+def test_overall_score_uses_the_ties_score_for_ties(data_dir: Path, tmp_path: Path) -> None:
+    """Upstream's leaderboard: mean of the subset scores, accuracy for best-of-4 and the Ties score for Ties."""
+    rows_file = tmp_path / "precise_if_and_ties.jsonl"
+    rows_file.write_text(
+        (data_dir / "rewardbench2" / "precise_if_sample_id561.jsonl").read_text().rstrip("\n") + "\n"
+        + (data_dir / TIES_FILE).read_text()
+    )
+    summary = _run(tmp_path, rows_file, "overall")
+    res = summary["results"]
+    overall = res["sections"]["Overall"]
+    ties_score = res["subsets"]["Ties"]["metrics"]["ties_score"]["value"]
+    assert res["subsets"]["Precise IF"]["metrics"]["accuracy"]["value"] == 1.0
+    assert overall["score"]["of"] == {"Precise IF": "accuracy", "Ties": "ties_score"}
+    assert overall["score"]["value"] == pytest.approx((1.0 + ties_score) / 2) and overall["score"]["missing"] == []
+    # the section's accuracy stays the mean of per-subset accuracies (Ties rows pooled)
+    assert overall["metrics"]["accuracy"]["value"] == pytest.approx((1.0 + 0.8) / 2)
+    report = (tmp_path / "overall" / "report.md").read_text()
+    assert f"**Overall score: {100 * (1.0 + ties_score) / 2:.1f}**" in report and "Ties ties_score" in report
+
+
+@pytest.mark.parametrize(
+    ("scoring", "message"),
+    [
+        ({"sections": {"S": ["a"]}, "subset_metrics": {"a": "f1"}}, "needs section_weighting: subsets"),
+        ({"sections": {"S": ["a"]}, "section_weighting": "subsets", "subset_metrics": {"b": "f1"}}, "in no section: b"),
+    ],
+)
+def test_subset_metrics_spec_errors(scoring: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ScoringSpec(**scoring)
