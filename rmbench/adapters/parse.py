@@ -75,6 +75,15 @@ def _lines(text: str) -> list[str]:
     return [ln.strip() for ln in text.splitlines() if ln.strip(_DECOR)]
 
 
+def _body_and_lines(text: str, parser: str) -> tuple[str, list[str]] | None:
+    """The text without thinking blocks and its non-empty lines; None when nothing is left."""
+    if parser not in PARSERS:
+        raise ValueError(f"unknown parser '{parser}'; use strict or lenient")
+    body = _strip(text)
+    lines = _lines(body)
+    return (body, lines) if lines else None
+
+
 def _bare(token: str) -> str:
     """A token without markdown, brackets and trailing punctuation, upper-cased."""
     t = token.strip(_DECOR)
@@ -120,12 +129,10 @@ def parse_choice(
     >>> parse_choice("The reasoning...\\nVerdict: [[A]]", ("A", "B"), position="last").value
     'A'
     """
-    if parser not in PARSERS:
-        raise ValueError(f"unknown parser '{parser}'; use strict or lenient")
-    body = _strip(text)
-    lines = _lines(body)
-    if not lines:
+    split = _body_and_lines(text, parser)
+    if split is None:
         return UNPARSEABLE
+    body, lines = split
     strict_line = lines[0] if position == "first" else lines[-1]
     found = _verdict_line(strict_line, choices, synonyms=False)
     if found is not None:
@@ -235,12 +242,10 @@ def parse_rating(
     >>> parse_rating("11").value is None
     True
     """
-    if parser not in PARSERS:
-        raise ValueError(f"unknown parser '{parser}'; use strict or lenient")
-    body = _strip(text)
-    lines = _lines(body)
-    if not lines:
+    split = _body_and_lines(text, parser)
+    if split is None:
         return UNPARSEABLE
+    body, lines = split
     line = lines[0] if position == "first" else lines[-1]
     m = re.fullmatch(r"[\s*_`#>]*(?:" + _LABEL + r"\s*[:=\-]\s*)?[\[(]*\s*(\d{1,2})\s*[\])]*[\s.*_`]*", line, re.I)
     if m and low <= int(m.group(1)) <= high:

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from rmbench.backends.batching import pack_by_budget
+from rmbench.backends.transformers_forward import pad_right
 
 PositionHead = Literal["causal-lm", "token-cls"]
 
@@ -60,16 +61,6 @@ def fit_positions(
     if side == "right":
         return list(seq[:max_length]), [p if p < max_length else None for p in positions]
     return list(seq[cut:]), [p - cut if p >= cut else None for p in positions]
-
-
-def _pad_right(seqs: list[list[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
-        mask[i, : len(s)] = 1
-    return ids.to(device), mask.to(device)
 
 
 def _lm_logits_at(model: Any, hidden: torch.Tensor, token_ids: Sequence[int] | None) -> torch.Tensor:
@@ -102,7 +93,7 @@ def _batch_logits(
 ) -> list[np.ndarray]:
     """One forward pass over one right-padded batch; logits ``[len(positions[i]), k]`` per row."""
     device = next(model.parameters()).device
-    ids, mask = _pad_right(seqs, pad_id, device)
+    ids, mask = pad_right(seqs, pad_id, device)
     rows = torch.tensor([i for i, ps in enumerate(positions) for _ in ps], dtype=torch.long, device=device)
     cols = torch.tensor([p for ps in positions for p in ps], dtype=torch.long, device=device)
     if head == "causal-lm":
