@@ -229,7 +229,8 @@ def _run_with_progress(cfg, quiet: bool) -> None:  # type: ignore[no-untyped-def
     finally:
         bar.stop()
     if not quiet:
-        _console().print(render_terminal(outcome.summary))
+        out = _console()
+        out.print(render_terminal(outcome.summary, width=out.width))
     console.print(
         f"[green]done[/green]: {outcome.scored_now} items scored, {outcome.reused} reused -> {outcome.run_dir}"
     )
@@ -304,7 +305,8 @@ def report(run_dir: Path) -> None:
         items = [it for it in items if it.id in ids]
     summary = build_summary(run, items, old.get("timing"))
     write_outputs(run_dir, summary)
-    _console().print(render_terminal(summary))
+    out = _console()
+    out.print(render_terminal(summary, width=out.width))
     if len(items) < run["data"]["n_items"]:
         _console(stderr=True).print(
             f"[yellow]partial run[/yellow]: {len(items)} of {run['data']['n_items']} items scored; rerun to finish."

@@ -162,14 +162,34 @@ def _notes(summary: Mapping[str, Any]) -> list[str]:
     return notes + judge_notes(summary)
 
 
-def render_terminal(summary: Mapping[str, Any]) -> Any:
-    """A rich Table of the same rows (imported lazily: rich is only needed by the CLI)."""
+def render_terminal(summary: Mapping[str, Any], width: int = 100) -> Any:
+    """The same rows as rich Tables (rich is imported lazily: only the CLI needs it).
+
+    Columns that would not fit ``width`` characters go to further tables that repeat the row labels
+    and counts, so a task with many metrics (FELM reports ten) stays readable on an 80-column terminal.
+    """
+    from rich.console import Group
     from rich.table import Table
 
     header, rows = table_rows(summary)
-    t = Table(title=f"{summary['task']['name']} v{summary['task']['version']} — {summary['model'].get('id') or summary['config'].get('model', '')}")
-    for h in header:
-        t.add_column(h, justify="left" if not h else "right")
-    for r in rows:
-        t.add_row(*[c.replace("**", "") for c in r])
-    return t
+    rows = [[c.replace("**", "") for c in r] for r in rows]
+    col_width = [max(len(header[j]), *(len(r[j]) for r in rows if j < len(r))) + 3 for j in range(len(header))]
+    fixed = col_width[0] + col_width[1] + 4
+    parts: list[list[int]] = [[]]
+    used = fixed
+    for j in range(2, len(header)):
+        if parts[-1] and used + col_width[j] > width:
+            parts.append([])
+            used = fixed
+        parts[-1].append(j)
+        used += col_width[j]
+    title = f"{summary['task']['name']} v{summary['task']['version']} — {summary['model'].get('id') or summary['config'].get('model', '')}"
+    tables = []
+    for k, cols in enumerate(parts):
+        t = Table(title=title + (f" ({k + 1}/{len(parts)})" if len(parts) > 1 else ""))
+        for j in (0, 1, *cols):
+            t.add_column(header[j], justify="left" if j == 0 else "right")
+        for r in rows:
+            t.add_row(*[r[j] if j < len(r) else "" for j in (0, 1, *cols)])
+        tables.append(t)
+    return tables[0] if len(tables) == 1 else Group(*tables)

@@ -188,3 +188,20 @@ def test_cli_felm_with_embedded_judge(tmp_path: Path, data_dir: Path) -> None:
     lines = (out / "items.jsonl").read_text().splitlines()
     first = json.loads(lines[0])
     assert first["scores"]["judge"]["asks"][0]["text"] is not None  # raw judge text kept
+    _terminal_tables_fit(summary, width=80)
+
+
+def _terminal_tables_fit(summary: dict, width: int) -> None:
+    """Ten metrics do not fit 80 columns: the terminal view splits them over tables, none cut off."""
+    from rich.console import Console
+
+    from rmbench.report import render_terminal
+
+    console = Console(width=width, record=True, force_terminal=False)
+    console.print(render_terminal(summary, width=width))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= width
+    assert "…" not in text  # no cell truncated
+    for metric in ("seg_f1", "seg_balanced_accuracy", "resp_f1", "unparseable", "invalid"):
+        assert metric in text
+    assert "[" in text and "(1/" in text
