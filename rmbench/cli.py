@@ -131,6 +131,10 @@ def run(
     ] = "half",
     max_new_tokens: Annotated[int | None, typer.Option(help="Judge: tokens per reply (default 32 or 512).")] = None,
     api_base: Annotated[str | None, typer.Option(help="Judge, --backend openai: server URL ending in /v1.")] = None,
+    chunk_size: Annotated[
+        Optional[int],
+        typer.Option(help="Items scored between appends to items.jsonl (default 8 for transformers judges, else 64)."),
+    ] = None,
     quiet: bool = False,
 ) -> None:
     """Score a task with a model (or --scores FILE); resumes an interrupted run in the same directory."""
@@ -172,6 +176,7 @@ def run(
         critic_max_new_tokens=critic_max_new_tokens,
         backend=backend, judge_mode=judge_mode, swap=swap, prompt=prompt, parser=parser, unparseable=unparseable,
         inconsistent_policy=inconsistent_policy, max_new_tokens=max_new_tokens, api_base=api_base,
+        chunk_size=chunk_size,
     )
     _run_with_progress(cfg, quiet)
 

@@ -74,7 +74,8 @@ class RunConfig:
     n_bootstrap: int = 2000
     confidence: float = 0.95
     baselines: bool = True
-    chunk_size: int = 64
+    # items scored between two appends to items.jsonl (and progress updates); None: see chunk_size_for
+    chunk_size: int | None = None
     # bring your own scores (rmbench.adapters.precomputed): a file of per-item scores replaces the model
     scores_file: Path | None = None
     scores_by_order: bool = False
@@ -291,8 +292,9 @@ def run(cfg: RunConfig, progress: Callable[[int, int], None] | None = None) -> R
         if progress:
             progress(len(existing), len(exset.examples))
         with ItemWriter(run_dir / ITEMS_FILE) as writer:
-            for start in range(0, len(pending), cfg.chunk_size):
-                chunk = pending[start : start + cfg.chunk_size]
+            size = chunk_size_for(cfg)
+            for start in range(0, len(pending), size):
+                chunk = pending[start : start + size]
                 items = _score_chunk(adapter, chunk, policies, length)
                 writer.write_many(items)
                 scored += len(chunk)
@@ -313,6 +315,22 @@ def run(cfg: RunConfig, progress: Callable[[int, int], None] | None = None) -> R
     summary = build_summary(manifest, ordered, timing)
     write_outputs(run_dir, summary)
     return RunOutcome(run_dir, summary, scored, len(exset.examples) - scored)
+
+
+def chunk_size_for(cfg: RunConfig) -> int:
+    """Items per chunk: ``cfg.chunk_size`` when set; else 8 for judges and critics generating with
+    transformers on this machine (a FELM item asks ~5 questions of ~500 prompt tokens each, so 8 items are
+    a minute or two of CPU work lost at most on a kill, and one full generation batch), and 64 otherwise
+    (scoring batches pack across the chunk; vLLM and servers batch or overlap many requests).
+
+    Chunking never changes a result beyond float noise: batches are built inside a chunk only.
+    """
+    if cfg.chunk_size is not None:
+        if cfg.chunk_size < 1:
+            raise UserError(f"chunk_size must be at least 1, got {cfg.chunk_size}")
+        return cfg.chunk_size
+    generative = cfg.kind in ("judge", "critic")
+    return 8 if generative and cfg.backend == "transformers" else 64
 
 
 def _score_chunk(adapter: Any, chunk: Sequence[Example], policies: Policies, length: LengthBaseline | None) -> list[ItemResult]:
