@@ -57,8 +57,12 @@ def run(
         ),
     ] = None,
     kind: Annotated[
-        str, typer.Option(help="scalar | likelihood | implicit | baseline | process | critic | judge")
-    ] = "scalar",
+        str,
+        typer.Option(
+            help="auto | scalar | likelihood | implicit | baseline | process | critic | judge "
+            "(auto: the task's first kind, e.g. felm -> judge, processbench -> process, llmbar -> scalar)"
+        ),
+    ] = "auto",
     ref_model: Annotated[Optional[str], typer.Option("--ref-model", help="Reference model for --kind implicit.")] = None,
     data_dir: DataDir = None,
     tasks_dir: TasksDir = None,

@@ -13,7 +13,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -229,6 +229,8 @@ def run(cfg: RunConfig, progress: Callable[[int, int], None] | None = None) -> R
     t0 = time.perf_counter()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     task = load_task(cfg.task, cfg.tasks_dirs, cfg.task_overrides or None)
+    if cfg.kind == "auto":
+        cfg = replace(cfg, kind=auto_kind(cfg.model, task.spec.model_kinds, cfg.scores_file))
     if cfg.kind not in task.spec.model_kinds and cfg.kind not in ("baseline", "precomputed"):
         raise UserError(
             f"task '{task.spec.name}' does not support model kind '{cfg.kind}'",
@@ -315,6 +317,17 @@ def run(cfg: RunConfig, progress: Callable[[int, int], None] | None = None) -> R
     summary = build_summary(manifest, ordered, timing)
     write_outputs(run_dir, summary)
     return RunOutcome(run_dir, summary, scored, len(exset.examples) - scored)
+
+
+def auto_kind(model: str, task_kinds: Sequence[str], scores_file: Path | None = None) -> str:
+    """The model kind when none is given: ``precomputed`` with a scores file, ``baseline`` for
+    ``baseline:...`` models, else the task's first listed kind (``felm`` -> judge, ``processbench`` ->
+    process, ``llmbar`` -> scalar). The kind used is recorded in run.json and the report."""
+    if scores_file is not None:
+        return "precomputed"
+    if model.startswith("baseline:"):
+        return "baseline"
+    return task_kinds[0]
 
 
 def chunk_size_for(cfg: RunConfig) -> int:

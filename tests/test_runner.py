@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rmbench.errors import UserError
-from rmbench.runner import RunConfig, chunk_size_for, run
+from rmbench.runner import RunConfig, auto_kind, chunk_size_for, run
 
 
 def _cfg(model: Path | str, tmp: Path, **kw: Any) -> RunConfig:
@@ -162,6 +162,14 @@ def test_chunk_size_defaults() -> None:
     assert chunk_size_for(RunConfig(task="t", model="m", kind="scalar", chunk_size=3)) == 3
     with pytest.raises(UserError, match="at least 1"):
         chunk_size_for(RunConfig(task="t", model="m", kind="scalar", chunk_size=0))
+
+
+def test_auto_kind_follows_the_task(tiny_rm_dir: Path, data_dir: Path, tmp_path: Path) -> None:
+    assert auto_kind("./m", ["judge"]) == "judge" and auto_kind("./m", ["process", "critic"]) == "process"
+    assert auto_kind("baseline:length", ["scalar", "judge"]) == "baseline"
+    assert auto_kind("x", ["scalar"], scores_file=Path("s.jsonl")) == "precomputed"
+    outcome = run(_cfg(tiny_rm_dir, tmp_path / "auto", data_dir=data_dir, limit=1, kind="auto"))
+    assert outcome.summary["config"]["kind"] == "scalar"  # llmbar lists scalar first
 
 
 # ------------------------------------------------------------------------------ batch size
