@@ -8,7 +8,8 @@ keeps two ``rmbench run`` processes out of one directory.
 * :func:`lock_run_dir` takes an exclusive ``fcntl.flock`` on ``.rmbench.lock`` inside the directory
   for the whole run. The file records who holds it (pid, host, start time) so a second process can
   say who is in the way. The lock dies with its process (the kernel releases it, even on ``kill -9``);
-  the file stays and is reused.
+  the file stays and is reused. Temp files left by a process killed during an atomic write are
+  removed once the lock is held.
 """
 
 from __future__ import annotations
@@ -114,6 +115,9 @@ def lock_run_dir(path: Path, what: str = "rmbench run") -> Iterator[None]:
                 "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(info) + "\n").encode("utf-8"), 0)
+        for stale in rmbench_files(path):  # temp files of a process killed mid-write; only ours, we hold the lock
+            if stale.name.startswith(_TEMP_PREFIXES):
+                stale.unlink(missing_ok=True)
         yield
     finally:
         os.close(fd)  # releases the flock
