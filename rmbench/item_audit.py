@@ -95,6 +95,8 @@ def load_run_examples(run: Mapping[str, Any], data_dir: Path | None) -> list[Exa
 
 def regrade_items(run: Mapping[str, Any], items: Sequence[ItemResult], examples: Sequence[Example]) -> list[str]:
     """Grade every item again from its raw scores; one message per disagreement (empty: all agree)."""
+    import rmbench.judge_grading  # noqa: F401  (registers the judge:<mode> graders)
+    import rmbench.step_grading  # noqa: F401  (registers the stepwise grader)
     from rmbench.adapters.baselines import LengthBaseline
     from rmbench.grading import Policies, grade
 
@@ -115,7 +117,11 @@ def regrade_items(run: Mapping[str, Any], items: Sequence[ItemResult], examples:
             continue
         scores = {k: v for k, v in item.scores.items() if k != "tokens"}
         pred = Prediction(scores=scores, tokens=int(item.scores.get("tokens", 0) or 0), invalid=bool(item.invalid))
-        g = grade(ex, pred, policies)
+        try:
+            g = grade(ex, pred, policies)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:  # scores edited out of shape
+            problems.append(f"item '{item.id}': its scores cannot be graded ({type(exc).__name__}: {exc})")
+            continue
         fresh = {"metrics": g.metrics, "ties": g.ties, "invalid": g.invalid,
                  "extra": {k: v for k, v in (g.extra or {}).items()}}
         stored = {"metrics": item.metrics, "ties": item.ties, "invalid": item.invalid,
