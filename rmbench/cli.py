@@ -300,26 +300,26 @@ MODEL_KINDS = {
 
 
 @app.command()
-def report(run_dir: Path) -> None:
-    """Recompute summary.json and report.md of a run from its items.jsonl."""
+def report(
+    run_dir: Path,
+    data_dir: DataDir = None,
+    n_bootstrap: Annotated[Optional[int], typer.Option(help="Bootstrap resamples (default: the run's).")] = None,
+    confidence: Annotated[Optional[float], typer.Option(help="Interval confidence (default: the run's).")] = None,
+) -> None:
+    """Recompute summary.json and report.md of a run from its items.jsonl, after checking every item:
+    ids and content against run.json, metrics re-graded from the raw scores (needs the task's data)."""
     from rmbench.report import render_terminal
-    from rmbench.results import SUMMARY_FILE, load_run, read_json
-    from rmbench.runner import write_outputs
-    from rmbench.summary import build_summary
+    from rmbench.run_report import recompute_report
 
-    run, items = load_run(run_dir)
-    old = read_json(run_dir / SUMMARY_FILE) if (run_dir / SUMMARY_FILE).exists() else {}
-    ids = set(run["data"].get("item_ids") or [])
-    if ids:
-        items = [it for it in items if it.id in ids]
-    summary = build_summary(run, items, old.get("timing"))
-    write_outputs(run_dir, summary)
+    result = recompute_report(run_dir, data_dir, n_bootstrap=n_bootstrap, confidence=confidence)
     out = _console()
-    out.print(render_terminal(summary, width=out.width))
-    if len(items) < run["data"]["n_items"]:
-        _console(stderr=True).print(
-            f"[yellow]partial run[/yellow]: {len(items)} of {run['data']['n_items']} items scored; rerun to finish."
-        )
+    out.print(render_terminal(result.summary, width=out.width))
+    err = _console(stderr=True)
+    if result.regrade_skipped:
+        err.print(f"[yellow]warning[/yellow]: per-item metrics not re-graded: {result.regrade_skipped}",
+                  highlight=False, soft_wrap=True)
+    if result.n_scored < result.n_items:
+        err.print(f"[yellow]partial run[/yellow]: {result.n_scored} of {result.n_items} items scored; rerun to finish.")
 
 
 @app.command()
@@ -464,14 +464,17 @@ def leaderboard_verify(
     runs_root: Annotated[
         Optional[Path], typer.Option("--runs-root", help="Resolve the recorded run directories against this folder.")
     ] = None,
+    data_dir: DataDir = None,
 ) -> None:
-    """Recompute every number of a leaderboard from the runs' per-item files; exit 1 on any mismatch."""
+    """Recompute every number of a leaderboard from the runs' per-item files, after checking each item's id
+    and re-grading it from its raw scores (needs the task's data); exit 1 on any mismatch."""
     from rich.markup import escape
 
     from rmbench.leaderboard import load_leaderboard, verify_leaderboard
+    from rmbench.sources import resolve_data_dir
 
     doc = load_leaderboard(file)
-    problems = verify_leaderboard(doc, runs_root)
+    problems = verify_leaderboard(doc, runs_root, resolve_data_dir(data_dir))
     console = _console()
     if problems:
         for p in problems:

@@ -203,7 +203,9 @@ class ItemResult:
     metric's denominator and counted separately.
     ``scores`` keeps the raw model outputs (scores, verdict text, probabilities) so statistics can
     be recomputed without rerunning the model. ``baselines`` holds the same metrics for cheap
-    reference scorers (response length) computed on the same item.
+    reference scorers (response length) computed on the same item. ``identity`` is the hash of the
+    run configuration that produced the line (:mod:`rmbench.run_identity`; empty on lines written
+    before rmbench recorded it): a resumed run reuses only lines of its own identity.
     """
 
     id: str
@@ -216,9 +218,13 @@ class ItemResult:
     invalid: int = 0
     baselines: Mapping[str, Mapping[str, float | None]] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    identity: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if not self.identity:
+            d.pop("identity")
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ItemResult:

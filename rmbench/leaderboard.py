@@ -216,8 +216,27 @@ def load_leaderboard(path: Path) -> dict[str, Any]:
     return doc
 
 
-def verify_leaderboard(doc: Mapping[str, Any], runs_root: Path | None = None) -> list[Mismatch]:
-    """Recompute every entry from its run directory (resolved against ``runs_root`` when given)."""
+def _audit(name: str, run_dir: Path, data_dir: Path | None) -> tuple[LoadedRun | None, list[Mismatch]]:
+    """Load a run (ids, content and identity audited) and re-grade its items from their raw scores."""
+    from rmbench.item_audit import load_run_examples, regrade_items
+
+    try:
+        run = load_run_dir(run_dir)
+    except UserError as exc:
+        return None, [Mismatch(name, "items", "valid run files", str(exc))]
+    try:
+        examples = load_run_examples(run.run, data_dir)
+    except UserError as exc:
+        return run, [Mismatch(name, "items", "re-graded", f"cannot re-grade: {exc.message} (pass --data-dir)")]
+    problems = regrade_items(run.run, list(run.items.values()), examples)
+    return run, [Mismatch(name, "items", "stored results", p) for p in problems]
+
+
+def verify_leaderboard(doc: Mapping[str, Any], runs_root: Path | None = None,
+                       data_dir: Path | None = None) -> list[Mismatch]:
+    """Recompute every entry from its run directory (resolved against ``runs_root`` when given), after
+    auditing its items and grading them again from their raw scores (data from ``data_dir``, else the
+    folder each run read)."""
     out: list[Mismatch] = []
     runs: list[LoadedRun] = []
     names: list[str] = []
@@ -232,7 +251,11 @@ def verify_leaderboard(doc: Mapping[str, Any], runs_root: Path | None = None) ->
         if not (run_dir / RUN_FILE).exists() or not (run_dir / ITEMS_FILE).exists():
             out.append(Mismatch(name, "run_dir", str(run_dir), "not found (need run.json and items.jsonl)"))
             continue
-        run = load_run_dir(run_dir)
+        loaded, problems = _audit(name, run_dir, data_dir)
+        out += problems
+        if loaded is None:
+            continue
+        run = loaded
         got = task_identity(run.run)
         out += [Mismatch(name, k, expected[k], got[k]) for k in expected if expected[k] != got[k]]
         diffs: list[tuple[str, Any, Any]] = []

@@ -18,7 +18,7 @@ import numpy as np
 
 from rmbench.datatypes import ItemResult
 from rmbench.errors import UserError
-from rmbench.results import ITEMS_FILE, RUN_FILE, load_run
+from rmbench.results import ITEMS_FILE, RUN_FILE, read_json
 
 
 @dataclass(frozen=True)
@@ -57,15 +57,16 @@ class LoadedRun:
 
 
 def load_run_dir(path: Path) -> LoadedRun:
-    """Read ``run.json`` and ``items.jsonl``; items outside ``data.item_ids`` (when recorded) are dropped."""
+    """Read ``run.json`` and ``items.jsonl``; a line with an id, content or identity the run did not
+    record is refused (:func:`rmbench.item_audit.audit_items`)."""
+    from rmbench.item_audit import audit_items
+
     if not (path / RUN_FILE).exists():
         raise UserError(f"{path}: not a run directory (no {RUN_FILE})")
     if not (path / ITEMS_FILE).exists():
         raise UserError(f"{path}: run directory has no {ITEMS_FILE} (nothing was scored)")
-    run, items = load_run(path)
-    wanted = set(run.get("data", {}).get("item_ids") or [])
-    if wanted:
-        items = [it for it in items if it.id in wanted]
+    run = read_json(path / RUN_FILE)
+    items = audit_items(path, run)
     return LoadedRun(path, run, {it.id: it for it in items})
 
 

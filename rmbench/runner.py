@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import platform
 import re
-import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -36,11 +35,12 @@ from rmbench.results import (
     read_items,
     read_json,
 )
+from rmbench.run_config_checks import validate_run_config
+from rmbench.run_dir import check_can_overwrite, check_out_path, clear_run_dir, lock_run_dir
+from rmbench.run_identity import STATISTICS_KEYS, check_item_identities, identity_hash
+from rmbench.run_identity import identity as _identity
 from rmbench.summary import build_summary
 from rmbench.task import LoadedTask, load_task
-
-# Identity keys: a resumed run must match these exactly.
-_IDENTITY_KEYS = ("task", "data_fingerprint", "model", "config")
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,9 @@ class RunConfig:
     inconsistent_policy: str = "half"  # half | wrong
     max_new_tokens: int | None = None
     api_base: str | None = None  # --backend openai: the server's /v1 URL
+
+    def __post_init__(self) -> None:
+        validate_run_config(self)  # every option is checked before any data or model is loaded
 
     def evaluator_settings(self) -> dict[str, Any]:
         keys = ("model", "kind", "ref_model", "dtype", "max_length", "truncation_side", "reduction")
@@ -171,6 +174,8 @@ def _manifest(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, model_info: M
             "records_skipped": exset.records_skipped,
             "limit": cfg.limit,
             "subsets": exset.subsets,
+            # every item id with its example's content hash: readers reject lines outside it
+            "items": {e.id: e.content_hash() for e in exset.examples},
         },
         "model": dict(model_info),
         "config": {
@@ -194,18 +199,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
-
-
-def _identity(manifest: Mapping[str, Any], with_model: bool = True) -> dict[str, Any]:
-    ident = {k: manifest.get(k) for k in _IDENTITY_KEYS}
-    # The evaluator is identified by its settings; volatile descriptive fields are not compared.
-    ident["model"] = (
-        {k: v for k, v in (manifest.get("model") or {}).items() if k in ("id", "kind", "weights_hash", "revision")}
-        if with_model
-        else None
-    )
-    ident["task"] = {k: manifest["task"].get(k) for k in ("name", "version", "spec_hash")}
-    return ident
 
 
 def _check_resume(run_dir: Path, manifest: Mapping[str, Any], with_model: bool = True) -> None:
@@ -240,11 +233,20 @@ def run(cfg: RunConfig, progress: Callable[[int, int], None] | None = None) -> R
         task.spec, cfg.data_dir, limit=cfg.limit, subsets=list(cfg.subsets) or None, use_bundled=cfg.use_bundled
     )
     run_dir = cfg.out_dir or default_run_dir(cfg, task.spec.name)
-    if cfg.overwrite and run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    check_out_path(run_dir)
+    if cfg.overwrite:
+        check_can_overwrite(run_dir)  # before the lock file is created in a folder that is no run's
+    with lock_run_dir(run_dir):
+        if cfg.overwrite:
+            clear_run_dir(run_dir)
+        return _run_locked(cfg, task, exset, run_dir, (t0, started), progress)
 
-    existing = read_items(run_dir / ITEMS_FILE, repair=True).items
+
+def _run_locked(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, run_dir: Path, clock: tuple[float, str],
+                progress: Callable[[int, int], None] | None) -> RunOutcome:
+    t0, started = clock
+    read = read_items(run_dir / ITEMS_FILE, repair=True)
+    existing = read.items
     by_id = {e.id: e for e in exset.examples}
     for item in existing.values():
         ex = by_id.get(item.id)
@@ -253,14 +255,17 @@ def run(cfg: RunConfig, progress: Callable[[int, int], None] | None = None) -> R
                 f"{run_dir / ITEMS_FILE}: item '{item.id}' was scored on different content",
                 hint="the data changed since this run started; use a new --out directory",
             )
-    pending = [e for e in exset.examples if e.id not in existing]
 
     policies = Policies(
         cfg.tie_policy or task.spec.scoring.tie_policy, effective_invalid_policy(cfg), cfg.inconsistent_policy  # type: ignore[arg-type]
     )
     manifest_path = run_dir / RUN_FILE
+    plain = _manifest(cfg, task, exset, {})
     if manifest_path.exists():
-        _check_resume(run_dir, _manifest(cfg, task, exset, {}), with_model=False)
+        _check_resume(run_dir, plain, with_model=False)
+    ident = identity_hash(plain)
+    check_item_identities(run_dir / ITEMS_FILE, read, ident, manifest_path.exists())
+    pending = [e for e in exset.examples if e.id not in existing]
     adapter: Any = None
     if cfg.scores_file is not None:  # always read: a changed scores file must be refused on resume
         from rmbench.adapters.precomputed import PrecomputedAdapter
@@ -284,16 +289,16 @@ def run(cfg: RunConfig, progress: Callable[[int, int], None] | None = None) -> R
         manifest = read_json(manifest_path)
     if manifest_path.exists():
         _check_resume(run_dir, manifest)
-        manifest = read_json(manifest_path)  # keep the original manifest (first start) verbatim
+        manifest = _refresh_manifest(manifest_path, plain)  # the original manifest (first start), updated
     else:
-        atomic_write_json(manifest_path, manifest)
+        atomic_write_json(manifest_path, {**manifest, "identity": ident})
 
     length = LengthBaseline() if cfg.baselines else None
     scored = 0
     if pending and adapter is not None:
         if progress:
             progress(len(existing), len(exset.examples))
-        with ItemWriter(run_dir / ITEMS_FILE) as writer:
+        with ItemWriter(run_dir / ITEMS_FILE, identity=ident) as writer:
             size = chunk_size_for(cfg)
             for start in range(0, len(pending), size):
                 chunk = pending[start : start + size]
@@ -317,6 +322,24 @@ def run(cfg: RunConfig, progress: Callable[[int, int], None] | None = None) -> R
     summary = build_summary(manifest, ordered, timing)
     write_outputs(run_dir, summary)
     return RunOutcome(run_dir, summary, scored, len(exset.examples) - scored)
+
+
+def _refresh_manifest(path: Path, current: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored manifest, with this session's statistics settings (they are no part of the identity,
+    so a resume may change them) and the item list a run.json of an older rmbench lacks; rewritten
+    when that changed anything, so ``rmbench report`` computes the same summary."""
+    manifest = read_json(path)
+    changed = False
+    for key in STATISTICS_KEYS:
+        if manifest["config"].get(key) != current["config"][key]:
+            manifest["config"][key] = current["config"][key]
+            changed = True
+    if "items" not in manifest["data"]:
+        manifest["data"]["items"] = current["data"]["items"]
+        changed = True
+    if changed:
+        atomic_write_json(path, manifest)
+    return manifest
 
 
 def auto_kind(model: str, task_kinds: Sequence[str], scores_file: Path | None = None) -> str:

@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rmbench.errors import UserError
+from rmbench.run_dir import LOCK_FILE
 from rmbench.runner import RunConfig, auto_kind, chunk_size_for, run
 
 
@@ -42,7 +43,8 @@ def test_llmbar_run_writes_items_summary_and_report(tiny_rm_dir: Path, data_dir:
     out = tmp_path / "llmbar"
     outcome = run(_cfg(tiny_rm_dir, out, data_dir=data_dir, limit=6))
     assert {p.name for p in out.iterdir()} >= {"items.jsonl", "summary.json", "report.md", "run.json"}
-    assert not [p for p in out.iterdir() if p.name.startswith(".") or p.suffix == ".tmp"]  # atomic writes left nothing
+    leftovers = [p for p in out.iterdir() if (p.name.startswith(".") or p.suffix == ".tmp") and p.name != LOCK_FILE]
+    assert not leftovers  # atomic writes left nothing (the lock file stays: it is reused, see rmbench.run_dir)
     items = _lines(out / "items.jsonl")
     assert len(items) == 30 and outcome.scored_now == 30 and outcome.reused == 0
     for it in items:
