@@ -52,7 +52,7 @@ def run(
         Optional[str],
         typer.Option(
             "--model", "-m",
-            help="Local folder, Hub id[@revision], embedded:smollm2-135m-instruct, baseline:length or baseline:random"
+            help="Local folder, Hub id\\[@revision], embedded:smollm2-135m-instruct, baseline:length or baseline:random"
             " (with --scores: a name for the scores).",
         ),
     ] = None,
@@ -77,17 +77,20 @@ def run(
     subset: Annotated[Optional[list[str]], typer.Option("--subset", help="Only these subsets.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory (default runs/<task>/<model>-...).")] = None,
     overwrite: Annotated[bool, typer.Option(help="Discard an existing run directory instead of resuming.")] = False,
-    seed: int = 0,
+    seed: Annotated[int, typer.Option(help="Seed for every random choice: bootstrap resamples, baseline:random, "
+                                           "judge position swaps and sampling.")] = 0,
     dtype: Annotated[str, typer.Option(help="auto | float32 | bfloat16 | float16 (auto = float32 on CPU)")] = "auto",
-    device: str = "auto",
-    max_length: int = 4096,
-    truncation_side: str = "left",
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N (auto: cuda when torch sees a GPU, else cpu).")] = "auto",
+    max_length: Annotated[int, typer.Option(help="Tokens per sequence; longer ones are cut (counted as truncated "
+                                                 "in the summary).")] = 4096,
+    truncation_side: Annotated[str, typer.Option(help="left | right: which end of a too-long sequence is cut "
+                                                      "(process models always cut on the right).")] = "left",
     token_budget: Annotated[int, typer.Option(help="Padded tokens per batch.")] = 16384,
     max_batch_size: int = 64,
     reduction: Annotated[str, typer.Option(help="Likelihood reward: sum | mean of response log-probs.")] = "sum",
     tie_policy: Annotated[Optional[str], typer.Option(help="wrong | half | exclude (default: the task's).")] = None,
     invalid_policy: Annotated[str, typer.Option(help="wrong | half | exclude")] = "wrong",
-    n_bootstrap: int = 2000,
+    n_bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples per interval.")] = 2000,
     baselines: Annotated[bool, typer.Option(help="Also report the response-length baseline.")] = True,
     scores: Annotated[
         Optional[Path],
@@ -139,7 +142,7 @@ def run(
         Optional[int],
         typer.Option(help="Items scored between appends to items.jsonl (default 8 for transformers judges, else 64)."),
     ] = None,
-    quiet: bool = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bar and no result table (files are still written).")] = False,
 ) -> None:
     """Score a task with a model (or --scores FILE); resumes an interrupted run in the same directory."""
     from rmbench.runner import RunConfig
