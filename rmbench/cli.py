@@ -267,23 +267,27 @@ def demo(
 def list_(tasks_dir: TasksDir = None) -> None:
     """List tasks (with version and origin) and model kinds."""
     from rich.table import Table
+    from rich.text import Text
 
     from rmbench.task import discover_tasks, parse_task_file
+    from rmbench.terminal_tables import shorten_words
 
     table = Table(title="tasks")
-    for col in ("name", "version", "kind", "origin", "description"):
-        table.add_column(col)
+    for col in ("name", "version", "kind", "origin"):
+        table.add_column(col, no_wrap=True)  # never cut: names are what users type
+    table.add_column("description", ratio=1)  # wraps at spaces
     for name, (path, origin) in sorted(discover_tasks(tasks_dir or ()).items()):
         try:
             spec = parse_task_file(path, origin).spec
-            table.add_row(name, str(spec.version), spec.example_kind, origin, spec.description.splitlines()[0][:70])
+            table.add_row(name, str(spec.version), spec.example_kind, origin, shorten_words(spec.description, 70))
         except UserError as exc:
-            table.add_row(name, "?", "?", origin, f"[red]invalid: {str(exc).splitlines()[-1][:60]}[/red]")
+            table.add_row(name, "?", "?", origin, Text("invalid: " + shorten_words(str(exc).splitlines()[-1], 60),
+                                                       style="red"))
     console = _console()
     console.print(table)
     kinds = Table(title="model kinds")
-    kinds.add_column("kind")
-    kinds.add_column("what it scores")
+    kinds.add_column("kind", no_wrap=True)
+    kinds.add_column("what it scores", ratio=1)
     for k, d in MODEL_KINDS.items():
         kinds.add_row(k, d)
     console.print(kinds)
