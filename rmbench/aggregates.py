@@ -84,7 +84,7 @@ STATISTICS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-def _statistic(kind: str, k: int, weights: Sequence[float] | None = None) -> Callable[[np.ndarray], np.ndarray]:
+def sum_statistic(kind: str, k: int, weights: Sequence[float] | None = None) -> Callable[[np.ndarray], np.ndarray]:
     if kind == "mean_of":
         return lambda s: np.mean(np.stack(_means(s, k)), axis=0)
     if kind == "weighted_sum":
@@ -121,18 +121,18 @@ def cluster_bootstrap_sums(
     rows: np.ndarray, clusters: Sequence[str], rng: np.random.Generator, n_resamples: int, chunk: int = 256
 ) -> np.ndarray:
     """Resampled column sums: (n_resamples x columns), resampling whole clusters with replacement."""
+    from rmbench.stats.stratified import cluster_counts
+
+    per_cluster, _ = cluster_totals(rows, clusters)
+    return np.vstack([c @ per_cluster for c in cluster_counts(len(per_cluster), rng, n_resamples, chunk)])
+
+
+def cluster_totals(rows: np.ndarray, clusters: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(clusters x columns) column sums per cluster (clusters in sorted label order), and each row's cluster code."""
     _, codes = np.unique(np.asarray(clusters), return_inverse=True)
-    n_clusters = int(codes.max()) + 1
-    per_cluster = np.zeros((n_clusters, rows.shape[1]))
+    per_cluster = np.zeros((int(codes.max()) + 1, rows.shape[1]))
     np.add.at(per_cluster, codes, rows)
-    out = np.empty((n_resamples, rows.shape[1]))
-    for start in range(0, n_resamples, chunk):
-        m = min(chunk, n_resamples - start)
-        draws = rng.integers(0, n_clusters, size=(m, n_clusters))
-        offsets = (np.arange(m) * n_clusters)[:, None]
-        weights = np.bincount((draws + offsets).ravel(), minlength=m * n_clusters).reshape(m, n_clusters)
-        out[start : start + m] = weights @ per_cluster
-    return out
+    return per_cluster, codes
 
 
 def aggregate(
@@ -162,10 +162,15 @@ def aggregate(
         from rmbench.step_metrics import items_auroc
 
         return items_auroc(items, of, rng, n_resamples=n_resamples, confidence=confidence)
-    stat = _statistic(kind, len(of), weights)
+    stat = sum_statistic(kind, len(of), weights)
     rows = item_matrix(items, of, source)
     value = float(stat(rows.sum(axis=0)))
     clusters = [it.cluster for it in items]
+    if len(set(clusters)) < 2:  # every resample would be the data itself: no interval, not a zero-width one
+        return {"value": value if np.isfinite(value) else None, "low": None, "high": None, "n": len(items),
+                "n_clusters": len(set(clusters)), "kind": kind, "of": list(of),
+                "note": "a bootstrap interval needs at least 2 clusters",
+                **({"weights": [float(w) for w in weights]} if weights is not None else {})}
     resampled = stat(cluster_bootstrap_sums(rows, clusters, rng, n_resamples))
     finite = resampled[np.isfinite(resampled)]
     alpha = (1 - confidence) / 2

@@ -52,7 +52,7 @@ def run(
         Optional[str],
         typer.Option(
             "--model", "-m",
-            help="Local folder, Hub id[@revision], embedded:smollm2-135m-instruct, baseline:length or baseline:random"
+            help="Local folder, Hub id\\[@revision], embedded:smollm2-135m-instruct, baseline:length or baseline:random"
             " (with --scores: a name for the scores).",
         ),
     ] = None,
@@ -77,17 +77,20 @@ def run(
     subset: Annotated[Optional[list[str]], typer.Option("--subset", help="Only these subsets.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory (default runs/<task>/<model>-...).")] = None,
     overwrite: Annotated[bool, typer.Option(help="Discard an existing run directory instead of resuming.")] = False,
-    seed: int = 0,
+    seed: Annotated[int, typer.Option(help="Seed for every random choice: bootstrap resamples, baseline:random, "
+                                           "judge position swaps and sampling.")] = 0,
     dtype: Annotated[str, typer.Option(help="auto | float32 | bfloat16 | float16 (auto = float32 on CPU)")] = "auto",
-    device: str = "auto",
-    max_length: int = 4096,
-    truncation_side: str = "left",
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N (auto: cuda when torch sees a GPU, else cpu).")] = "auto",
+    max_length: Annotated[int, typer.Option(help="Tokens per sequence; longer ones are cut (counted as truncated "
+                                                 "in the summary).")] = 4096,
+    truncation_side: Annotated[str, typer.Option(help="left | right: which end of a too-long sequence is cut "
+                                                      "(process models always cut on the right).")] = "left",
     token_budget: Annotated[int, typer.Option(help="Padded tokens per batch.")] = 16384,
     max_batch_size: int = 64,
     reduction: Annotated[str, typer.Option(help="Likelihood reward: sum | mean of response log-probs.")] = "sum",
     tie_policy: Annotated[Optional[str], typer.Option(help="wrong | half | exclude (default: the task's).")] = None,
     invalid_policy: Annotated[str, typer.Option(help="wrong | half | exclude")] = "wrong",
-    n_bootstrap: int = 2000,
+    n_bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples per interval.")] = 2000,
     baselines: Annotated[bool, typer.Option(help="Also report the response-length baseline.")] = True,
     scores: Annotated[
         Optional[Path],
@@ -139,7 +142,7 @@ def run(
         Optional[int],
         typer.Option(help="Items scored between appends to items.jsonl (default 8 for transformers judges, else 64)."),
     ] = None,
-    quiet: bool = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bar and no result table (files are still written).")] = False,
 ) -> None:
     """Score a task with a model (or --scores FILE); resumes an interrupted run in the same directory."""
     from rmbench.runner import RunConfig
@@ -264,23 +267,27 @@ def demo(
 def list_(tasks_dir: TasksDir = None) -> None:
     """List tasks (with version and origin) and model kinds."""
     from rich.table import Table
+    from rich.text import Text
 
     from rmbench.task import discover_tasks, parse_task_file
+    from rmbench.terminal_tables import shorten_words
 
     table = Table(title="tasks")
-    for col in ("name", "version", "kind", "origin", "description"):
-        table.add_column(col)
+    for col in ("name", "version", "kind", "origin"):
+        table.add_column(col, no_wrap=True)  # never cut: names are what users type
+    table.add_column("description", ratio=1)  # wraps at spaces
     for name, (path, origin) in sorted(discover_tasks(tasks_dir or ()).items()):
         try:
             spec = parse_task_file(path, origin).spec
-            table.add_row(name, str(spec.version), spec.example_kind, origin, spec.description.splitlines()[0][:70])
+            table.add_row(name, str(spec.version), spec.example_kind, origin, shorten_words(spec.description, 70))
         except UserError as exc:
-            table.add_row(name, "?", "?", origin, f"[red]invalid: {str(exc).splitlines()[-1][:60]}[/red]")
+            table.add_row(name, "?", "?", origin, Text("invalid: " + shorten_words(str(exc).splitlines()[-1], 60),
+                                                       style="red"))
     console = _console()
     console.print(table)
     kinds = Table(title="model kinds")
-    kinds.add_column("kind")
-    kinds.add_column("what it scores")
+    kinds.add_column("kind", no_wrap=True)
+    kinds.add_column("what it scores", ratio=1)
     for k, d in MODEL_KINDS.items():
         kinds.add_row(k, d)
     console.print(kinds)

@@ -275,16 +275,19 @@ def render_markdown(comp: Comparison) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_terminal(comp: Comparison) -> Any:
-    """A rich Table (rich is imported here so the library itself does not need it)."""
-    from rich.markup import escape
-    from rich.table import Table
+def render_terminal(comp: Comparison, width: int | None = None) -> Any:
+    """Rich tables that fit ``width`` columns (default: the terminal's), then the notes.
+
+    Intervals sit under their values and long subset names are shortened from the middle
+    (:func:`rmbench.terminal_tables.fit_tables`), so rows stay distinguishable at 80 columns.
+    """
+    from rich.console import Console, Group
+    from rich.text import Text
+
+    from rmbench.terminal_tables import fit_tables
 
     header, rows = table(comp, short=True)
-    t = Table(title=escape(f"{comp.a.model_id} (A) vs {comp.b.model_id} (B) — {comp.a.run['task']['name']}, points"),
-              caption=escape("\n".join(comp.notes)) or None)
-    for h in header:
-        t.add_column(h, justify="left" if h == "subset" else "right")
-    for r in rows:
-        t.add_row(*[escape(c) for c in r], style="bold" if r[0] == OVERALL else None)
-    return t
+    title = f"{comp.a.model_id} (A) vs {comp.b.model_id} (B) — {comp.a.run['task']['name']}, points"
+    tables = fit_tables(title, header, rows, width or Console().width, fixed=2,
+                        row_styles=["bold" if r[0] == OVERALL else None for r in rows])
+    return Group(*tables, *(Text(f"- {n}") for n in comp.notes))

@@ -338,16 +338,20 @@ def render_junit(g: GateResult) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def render_terminal(g: GateResult) -> Any:
-    from rich.markup import escape
-    from rich.table import Table
+def render_terminal(g: GateResult, width: int | None = None) -> Any:
+    """Rich tables that fit ``width`` columns (default: the terminal's), then the notes."""
+    from rich.console import Console, Group
+    from rich.text import Text
 
-    t = Table(title=f"rmbench gate: {'PASS' if g.passed else 'FAIL'} — {g.task['task']} ({g.metric}, points)",
-              caption=escape("\n".join(g.notes)) or None)
-    for h in ("case", "result", "n", "baseline", "candidate", "change", "lower", "upper"):
-        t.add_column(h, justify="left" if h in ("case", "result") else "right")
-    for c in g.cases:
-        label = {"fail": "FAIL", "skipped": "skipped"}.get(c.status, "pass (inconcl.)" if c.inconclusive else "pass")
-        t.add_row(escape(c.name), label, str(c.n), pct(c.baseline), pct(c.candidate), pct(c.diff, True),
-                  pct(c.lower, True), pct(c.upper, True), style="red" if c.status == "fail" else None)
-    return t
+    from rmbench.terminal_tables import fit_tables
+
+    header = ["case", "result", "n", "baseline", "candidate", "change", "lower", "upper"]
+    rows = [
+        [c.name, {"fail": "FAIL", "skipped": "skipped"}.get(c.status, "pass (inconcl.)" if c.inconclusive else "pass"),
+         str(c.n), pct(c.baseline), pct(c.candidate), pct(c.diff, True), pct(c.lower, True), pct(c.upper, True)]
+        for c in g.cases
+    ]
+    title = f"rmbench gate: {'PASS' if g.passed else 'FAIL'} — {g.task['task']} ({g.metric}, points)"
+    tables = fit_tables(title, header, rows, width or Console().width, fixed=2,
+                        row_styles=["red" if c.status == "fail" else None for c in g.cases])
+    return Group(*tables, *(Text(f"- {n}") for n in g.notes))

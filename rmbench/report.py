@@ -29,23 +29,22 @@ def table_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     if has_length:
         header.append(f"length baseline {res['primary_metric']}")
     header += ["ties", "invalid"]
+    truncated = bool(res["overall"].get("truncated"))
+    if truncated:
+        header.append("truncated")
 
     def row(name: str, block: Mapping[str, Any]) -> list[str]:
-        cells = [name, str(block.get("n_items", ""))]
+        mean_of_subsets = "n_items" not in block
+        cells = [name, f"{len(block.get('subsets', []))} subsets" if mean_of_subsets else str(block["n_items"])]
         cells += [fmt_est(block["metrics"].get(m)) for m in metrics]
         if has_length:
             cells.append(fmt_est(block.get("baselines", {}).get("length", {}).get(res["primary_metric"])))
         cells += [str(block.get("ties", "")), str(block.get("invalid", ""))]
-        return cells
+        return cells + ([str(block.get("truncated", ""))] if truncated else [])
 
     rows = [row("**overall**", res["overall"])]
     for name, block in (res.get("sections") or {}).items():
-        if "n_items" in block:
-            rows.append(row(f"section: {name}", block))
-        else:  # unweighted mean of its subsets' values (no interval)
-            cells = [f"section: {name} (mean of subsets)", f"{len(block.get('subsets', []))} subsets"]
-            cells += [fmt_est(block["metrics"].get(m)) for m in metrics]
-            rows.append(cells + [""] * (len(header) - len(cells)))
+        rows.append(row(f"section: {name}" + (" (mean of subsets)" if "n_items" not in block else ""), block))
     for name, block in res["subsets"].items():
         rows.append(row(name, block))
     return header, rows
@@ -70,19 +69,17 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         f"- items: {data['n_items']} from {data['source']['kind']} source `{data['source']['location']}`"
         + (f" (limit {data['limit']} per subset)" if data.get("limit") else ""),
         f"- data fingerprint: `{data['fingerprint']}`; task spec hash: `{task['spec_hash']}`",
-        f"- policies: ties count as **{cfg['tie_policy']}**, invalid items count as **{cfg['invalid_policy']}**",
+        policy_line(summary),
         f"- intervals: {int(cfg['confidence'] * 100)}% percentile bootstrap, {cfg['n_bootstrap']} resamples, "
         f"seed {cfg['seed']}; clustered by prompt where a prompt yields several comparisons",
     ]
-    for key in ("dtype", "device", "max_length", "truncation_side", "truncated", "chat_template_hash"):
-        if key in model:
-            lines.append(f"- {key.replace('_', ' ')}: `{model[key]}`")
+    lines += model_lines(model)
     lines += _step_lines(model)
     lines += judge_lines(summary)
     lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     lines += _section_score_lines(res)
-    lines += ["", *_notes(summary)]
+    lines += ["", *[f"- **Warning:** {w}." for w in res.get("warnings", [])], *_notes(summary)]
     if summary["task"].get("notes"):
         lines += ["", "## Task notes", "", str(summary["task"]["notes"]).strip()]
     timing = summary.get("timing") or {}
@@ -102,13 +99,47 @@ def _section_score_lines(res: Mapping[str, Any]) -> list[str]:
         score = block.get("score")
         if not score:
             continue
-        value = "n/a" if score["value"] is None else f"{100 * score['value']:.1f}"
+        value, ci = (fmt_est(score).split(" ", 1) + [""])[:2]
         parts = ", ".join(f"{s} {m}" for s, m in score["of"].items() if s not in score["missing"])
-        line = f"- **{name} score: {value}**: unweighted mean of {parts} (no interval: subsets differ in size)"
+        ci = f" {ci} ({int(100 * score.get('confidence', 0.95))}% CI, subsets resampled jointly)" if ci else ""
+        line = f"- **{name} score: {value}**{ci}: unweighted mean of {parts}"
         if score["missing"]:
             line += f"; left out for lack of a value: {', '.join(score['missing'])}"
         lines.append(line)
     return ["", *lines] if lines else []
+
+
+MODEL_KEYS = {"dtype": "dtype", "device": "device", "max_length": "max length",
+              "truncation_side": "truncation side", "chat_template_sha256": "chat template sha256"}
+
+
+def model_lines(model: Mapping[str, Any]) -> list[str]:
+    """How the model ran, from the backend's description in ``run.json`` (older runs: ``chat_template_hash``)."""
+    lines = []
+    for key, name in MODEL_KEYS.items():
+        value = model.get(key)
+        if value is None and key == "chat_template_sha256":
+            value = model.get("chat_template_hash")
+        if value is not None:
+            lines.append(f"- {name}: `{value}`")
+    return lines
+
+
+def policy_line(summary: Mapping[str, Any]) -> str:
+    """The tie and invalid policies, and for step tasks which metrics each applies to."""
+    cfg = summary["config"]
+    line = f"- policies: ties count as **{cfg['tie_policy']}**, invalid items count as **{cfg['invalid_policy']}**"
+    if summary["task"].get("example_kind") != "stepwise":
+        return line
+    from rmbench.step_grading import NEEDS_SCORES, POLICY_METRICS
+
+    shown = set(_shown_metrics(summary["results"]))
+    applies = [m for m in POLICY_METRICS if m in shown]
+    left_out = [m for m in NEEDS_SCORES if m in shown]
+    line += f" in {', '.join(applies)}"
+    if left_out:
+        line += f"; {', '.join(left_out)} (and metrics derived from them) need step scores and leave invalid items out"
+    return line
 
 
 def _step_lines(model: Mapping[str, Any]) -> list[str]:
@@ -163,13 +194,15 @@ def _notes(summary: Mapping[str, Any]) -> list[str]:
 
 
 def render_terminal(summary: Mapping[str, Any], width: int = 100) -> Any:
-    """The same rows as rich Tables (rich is imported lazily: only the CLI needs it).
+    """The same rows as rich Tables, then the same warnings and notes as ``report.md`` (rich is
+    imported lazily: only the CLI needs it).
 
     Columns that would not fit ``width`` characters go to further tables that repeat the row labels
     and counts, so a task with many metrics (FELM reports ten) stays readable on an 80-column terminal.
     """
     from rich.console import Group
     from rich.table import Table
+    from rich.text import Text
 
     header, rows = table_rows(summary)
     rows = [[c.replace("**", "") for c in r] for r in rows]
@@ -192,4 +225,14 @@ def render_terminal(summary: Mapping[str, Any], width: int = 100) -> Any:
         for r in rows:
             t.add_row(*[r[j] if j < len(r) else "" for j in (0, 1, *cols)])
         tables.append(t)
-    return tables[0] if len(tables) == 1 else Group(*tables)
+    lines = [line for line in terminal_notes(summary) if line]
+    if not lines:
+        return tables[0] if len(tables) == 1 else Group(*tables)
+    return Group(*tables, *(Text(line) for line in lines))
+
+
+def terminal_notes(summary: Mapping[str, Any]) -> list[str]:
+    """Section scores, warnings and notes of ``report.md`` as plain text (markdown emphasis removed)."""
+    res = summary["results"]
+    lines = [*_section_score_lines(res), *[f"- Warning: {w}." for w in res.get("warnings", [])], *_notes(summary)]
+    return [line.replace("**", "").replace("`", "") for line in lines]

@@ -210,9 +210,10 @@ def _check_resume(run_dir: Path, manifest: Mapping[str, Any], with_model: bool =
     old = read_json(run_dir / RUN_FILE)
     a, b = _identity(old, with_model), _identity(manifest, with_model)
     if a != b:
-        diffs = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+        from rmbench.settings_diff import settings_diff
+
         raise UserError(
-            f"{run_dir} holds a run with a different configuration (differs in: {', '.join(diffs)})",
+            f"{run_dir} holds a run with a different configuration (differs in: {'; '.join(settings_diff(a, b))})",
             hint="use another --out directory, or --overwrite to discard the old results",
         )
 

@@ -23,9 +23,12 @@ Task YAMLs combine them with ``scoring.aggregates``: ProcessBench's ``f1`` is th
 ``acc_erroneous`` and ``acc_correct``; ``step_auroc`` (kind ``auroc`` of ``[step_scores,
 step_labels]``) uses the ``step_labels`` this grader stores in the item's ``extra``.
 
-An invalid prediction (unparseable answer, a step lost to truncation) gets the run's
-``invalid_policy`` value for the accuracy that applies to it, and ``None`` for threshold-free and
-step-level metrics, which need scores.
+Invalid predictions (an unparseable answer, a step lost to truncation, a first error out of range):
+the run's ``invalid_policy`` applies to every accuracy (:data:`POLICY_METRICS`: ``acc_erroneous``,
+``acc_correct`` and, for models with step scores, ``argmin_acc_erroneous``), so ``wrong`` counts the
+item as 0 in each of them; the step-level counts and the step AUROC (:data:`NEEDS_SCORES`) cannot be
+formed without finite step scores and leave invalid items out. ``report.md`` states both facts from
+these two constants.
 """
 
 from __future__ import annotations
@@ -36,6 +39,11 @@ from collections.abc import Sequence
 from rmbench.datatypes import Example, Prediction, StepwiseExample
 from rmbench.grading import POLICY_VALUE, Graded, Policies, register_grader
 from rmbench.step_metrics import argmin_step, implied_step_labels
+
+POLICY_METRICS = ("acc_erroneous", "acc_correct", "argmin_acc_erroneous")
+"""Accuracies that give an invalid item the run's ``invalid_policy`` value."""
+NEEDS_SCORES = ("step_tp", "step_fp", "step_tn", "step_fn", "step_auroc")
+"""Step-level metrics that need finite step scores: invalid items are left out of them."""
 
 
 def step_labels_of(example: StepwiseExample) -> list[int | None]:
@@ -86,8 +94,11 @@ def grade_stepwise(example: Example, pred: Prediction, policies: Policies) -> Gr
         metrics["acc_correct"] = float(predicted is None) if gold is None else None
     if scores is not None:
         ok = has_scores and not invalid
-        where = argmin_step(scores) if ok else None
-        metrics["argmin_acc_erroneous"] = float(where == gold) if ok and gold is not None else None
+        if gold is None:
+            metrics["argmin_acc_erroneous"] = None
+        else:
+            metrics["argmin_acc_erroneous"] = float(argmin_step(scores) == gold) if ok else POLICY_VALUE[
+                policies.invalid_policy]
         threshold = pred.scores.get("threshold")
         if example.step_labels is not None:
             if ok and isinstance(threshold, (int, float)):

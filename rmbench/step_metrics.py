@@ -13,7 +13,7 @@ No randomness lives here except through a generator passed in.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -163,26 +163,18 @@ def _auroc_from_levels(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
         return np.where(total > 0, wins / np.where(total > 0, total, 1), np.nan)
 
 
-def step_auroc(
-    scores: Sequence[float], labels: Sequence[int], clusters: Sequence[str], rng: np.random.Generator,
-    *, n_resamples: int = 2000, confidence: float = 0.95,
-) -> dict[str, Any]:
-    """AUROC of step scores against step labels (1 = correct step, the positive class), pooled over
-    all steps, with a percentile bootstrap that resamples whole clusters (solutions or problems).
-
-    AUROC = P(score of a correct step > score of a wrong step), ties counted as one half
-    (the Mann-Whitney statistic divided by ``n_pos x n_neg``). It needs no threshold. Each resample
-    weighs every step by how often its cluster was drawn and recomputes the statistic exactly from
-    per-score-level weights.
-    """
+def auroc_of_cluster_counts(
+    scores: Sequence[float], labels: Sequence[int], clusters: Sequence[str],
+) -> tuple[float, int, Callable[[np.ndarray], np.ndarray]]:
+    """Pooled step AUROC on the data, the number of clusters, and the AUROC as a function of cluster
+    counts (resamples x clusters, clusters in sorted label order; see :mod:`rmbench.stats.stratified`):
+    each step weighs as often as its cluster was drawn. NaN where a resample has no step of a class."""
     s = np.asarray(scores, dtype=float)
     y = np.asarray(labels, dtype=int)
     if not (len(s) == len(y) == len(clusters)):
         raise ValueError("scores, labels and clusters must have the same length")
-    base: dict[str, Any] = {"n_steps": int(s.size), "n_pos": int((y == 1).sum()), "n_neg": int((y == 0).sum()),
-                            "confidence": confidence, "method": "percentile", "kind": "auroc"}
     if s.size == 0:
-        return {"value": None, "low": None, "high": None, "n_clusters": 0, **base}
+        return math.nan, 0, lambda counts: np.full(len(counts), np.nan)
     _, level = np.unique(s, return_inverse=True)
     _, codes = np.unique(np.asarray(clusters), return_inverse=True)
     n_levels, n_clusters = int(level.max()) + 1, int(codes.max()) + 1
@@ -193,27 +185,44 @@ def step_auroc(
         neg = np.bincount(level[is_neg], weights=step_weights[is_neg], minlength=n_levels)
         return float(_auroc_from_levels(pos, neg))
 
-    value = stat(np.ones(s.size))
-    stats = np.empty(n_resamples)
-    for r in range(n_resamples):
-        drawn = np.bincount(rng.integers(0, n_clusters, n_clusters), minlength=n_clusters).astype(float)
-        stats[r] = stat(drawn[codes])
-    finite = stats[np.isfinite(stats)]
-    alpha = (1 - confidence) / 2
-    low, high = (float(np.quantile(finite, alpha)), float(np.quantile(finite, 1 - alpha))) if finite.size else (None, None)
-    return {
-        "value": value if math.isfinite(value) else None, "low": low, "high": high,
-        "n_clusters": n_clusters, "undefined_resamples": int(n_resamples - finite.size), **base,
-    }
+    def of_counts(counts: np.ndarray) -> np.ndarray:
+        return np.array([stat(row[codes].astype(float)) for row in counts])
+
+    return stat(np.ones(s.size)), n_clusters, of_counts
 
 
-def items_auroc(
-    items: Sequence[ItemResult], of: Sequence[str], rng: np.random.Generator,
+def step_auroc(
+    scores: Sequence[float], labels: Sequence[int], clusters: Sequence[str], rng: np.random.Generator,
     *, n_resamples: int = 2000, confidence: float = 0.95,
 ) -> dict[str, Any]:
-    """:func:`step_auroc` over items: ``of = [scores_key, labels_key]``, each a per-step list found in
-    the item's ``extra`` or ``scores``. Steps with an unknown label or a non-finite score are left out;
-    each item's steps share its cluster."""
+    """AUROC of step scores against step labels (1 = correct step, the positive class), pooled over
+    all steps, with a percentile bootstrap that resamples whole clusters (solutions or problems).
+
+    AUROC = P(score of a correct step > score of a wrong step), ties counted as one half
+    (the Mann-Whitney statistic divided by ``n_pos x n_neg``). It needs no threshold. Each resample
+    weighs every step by how often its cluster was drawn and recomputes the statistic exactly from
+    per-score-level weights. Fewer than 2 clusters give no interval (every resample would be the data).
+    """
+    from rmbench.stats.stratified import cluster_counts, percentile_interval
+
+    y = np.asarray(labels, dtype=int)
+    value, n_clusters, of_counts = auroc_of_cluster_counts(scores, labels, clusters)
+    base: dict[str, Any] = {"n_steps": int(y.size), "n_pos": int((y == 1).sum()), "n_neg": int((y == 0).sum()),
+                            "confidence": confidence, "method": "percentile", "kind": "auroc"}
+    point = value if math.isfinite(value) else None
+    if n_clusters < 2:
+        note = {"note": "a bootstrap interval needs at least 2 clusters"} if n_clusters else {}
+        return {"value": point, "low": None, "high": None, "n_clusters": n_clusters, **base, **note}
+    stats = np.concatenate([of_counts(c) for c in cluster_counts(n_clusters, rng, n_resamples)])
+    low, high, undefined = percentile_interval(stats, confidence)
+    return {"value": point, "low": low, "high": high, "n_clusters": n_clusters, "undefined_resamples": undefined,
+            **base}
+
+
+def pooled_steps(items: Sequence[ItemResult], of: Sequence[str]) -> tuple[list[float], list[int], list[str]]:
+    """Step scores, step labels and clusters pooled over items, ``of = [scores_key, labels_key]``, each a
+    per-step list found in the item's ``extra`` or ``scores``. Steps with an unknown label or a
+    non-finite score are left out; each item's steps share its cluster."""
     if len(of) != 2:
         raise ValueError(f"auroc takes [scores, labels], got {list(of)}")
     scores: list[float] = []
@@ -230,5 +239,14 @@ def items_auroc(
             scores.append(float(score))
             labels.append(int(label))
             clusters.append(it.cluster)
+    return scores, labels, clusters
+
+
+def items_auroc(
+    items: Sequence[ItemResult], of: Sequence[str], rng: np.random.Generator,
+    *, n_resamples: int = 2000, confidence: float = 0.95,
+) -> dict[str, Any]:
+    """:func:`step_auroc` over the steps of items (:func:`pooled_steps`)."""
+    scores, labels, clusters = pooled_steps(items, of)
     out = step_auroc(scores, labels, clusters, rng, n_resamples=n_resamples, confidence=confidence)
     return {**out, "n": len(items), "of": list(of)}

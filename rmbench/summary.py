@@ -4,19 +4,25 @@ The summary is a pure function of ``run.json`` and ``items.jsonl``: ``rmbench re
 ``rmbench leaderboard verify`` recompute it, and a resumed run gives the same numbers as an
 uninterrupted one. Only the ``timing`` block depends on the machine and the clock.
 
-Bootstrap generators are seeded from (run seed, subset, metric), and items are put in a canonical
-order (by id) first, so results never depend on the order items were written.
+Bootstrap generators are seeded from (run seed, the item set's content key, metric), and items are
+put in a canonical order (by id) first, so results never depend on the order items were written,
+and the same items with the same statistic get the same interval wherever they are shown (an
+``overall`` that holds one subset's items equals that subset; :func:`rmbench.subset_means.content_key`).
 
 Metrics that compare several items of a cluster (RewardBench 2 Ties' ``preferred``) are computed here
 from the items, one value per cluster (:func:`rmbench.grading.grade_clusters`), and reported as means
 over clusters; derived metrics (``scoring.aggregates``) see items and clusters alike. A section whose
 subsets all have ``scoring.subset_weights`` is the weighted mean of its subset means, with a CI
-(:func:`rmbench.aggregates.subset_weighted_mean`).
+(:func:`rmbench.aggregates.subset_weighted_mean`); with ``section_weighting: subsets`` it is the
+unweighted mean of subset values, with a stratified CI (:mod:`rmbench.subset_means`).
+
+Every block counts its ``truncated`` items (``extra.truncated``: sequences cut at the maximum
+length); ``results.warnings`` lists truncation and blocks with fewer than
+:data:`~rmbench.subset_means.MIN_CLUSTERS` clusters, whose intervals are unreliably narrow.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,13 +31,13 @@ import numpy as np
 from rmbench.aggregates import aggregate, subset_weighted_mean
 from rmbench.datatypes import ItemResult
 from rmbench.grading import Policies, grade_clusters
+from rmbench.subset_means import MIN_CLUSTERS, content_key, seeded_rng, subsets_section
 
 SUMMARY_SCHEMA = "rmbench.run-summary/1"
 OVERALL = "__overall__"
 
 
-def _rng(seed: int, *labels: str) -> np.random.Generator:
-    return np.random.default_rng([seed, *(zlib.crc32(label.encode()) for label in labels)])
+_rng = seeded_rng
 
 
 def metric_names(items: Sequence[ItemResult]) -> list[str]:
@@ -52,7 +58,11 @@ def aggregate_metric(
     confidence: float,
     source: str | None = None,
 ) -> dict[str, Any]:
-    """Mean of a per-item metric with a cluster-bootstrap CI; ``source`` picks a baseline's metrics."""
+    """Mean of a per-item metric with a cluster-bootstrap CI; ``source`` picks a baseline's metrics.
+
+    ``label`` seeds the generator together with ``seed``, ``metric`` and ``source``: pass the item set's
+    :func:`~rmbench.subset_means.content_key` so equal item sets get equal intervals.
+    """
     from rmbench.stats import mean_ci
 
     values, clusters = [], []
@@ -85,16 +95,19 @@ def aggregate_metric(
 
 
 def _block(
-    items: Sequence[ItemResult], metrics: Sequence[str], baselines: Sequence[str], *, seed: int, label: str,
+    items: Sequence[ItemResult], metrics: Sequence[str], baselines: Sequence[str], *, seed: int,
     n_resamples: int, confidence: float, aggregates: Mapping[str, Any] | None = None,
     policies: Policies | None = None,
 ) -> dict[str, Any]:
+    items = sorted(items, key=lambda it: it.id)  # a pooled section's items come subset by subset
     per_cluster = grade_clusters(items, policies or Policies())
+    label = content_key(items)  # not the block's name: equal item sets get equal resamples
     block: dict[str, Any] = {
         "n_items": len(items),
         "n_clusters": len({it.cluster for it in items}),
         "ties": sum(it.ties for it in items),
         "invalid": sum(it.invalid for it in items),
+        **truncation_counts(items),
         "metrics": {
             m: aggregate_metric(items, m, seed=seed, label=label, n_resamples=n_resamples, confidence=confidence)
             for m in metrics
@@ -140,8 +153,9 @@ def compute_results(run: Mapping[str, Any], items: Sequence[ItemResult]) -> dict
     results: dict[str, Any] = {
         "primary_metric": scoring.get("primary_metric", "accuracy"),
         "report_metrics": scoring.get("report_metrics", []),
-        "overall": _block(items, metrics, baselines, label=OVERALL, **kw),
-        "subsets": {s: _block(its, metrics, baselines, label=s, **kw) for s, its in by_subset.items() if its},
+        "overall": _block(items, metrics, baselines, **kw),
+        "subsets": {s: _block(its, metrics, baselines, **kw) for s, its in by_subset.items() if its},
+        "truncation_side": run.get("model", {}).get("truncation_side"),
     }
     sections = scoring.get("sections") or {}
     if sections:
@@ -150,7 +164,37 @@ def compute_results(run: Mapping[str, Any], items: Sequence[ItemResult]) -> dict
                                         scoring.get("subset_weights") or {},
                                         scoring.get("subset_metrics") or {}, results["primary_metric"])
     results["tokens_scored"] = int(sum(int(it.scores.get("tokens", 0) or 0) for it in items))
+    results["warnings"] = warnings(results)
     return results
+
+
+def truncation_counts(items: Sequence[ItemResult]) -> dict[str, int]:
+    """Items with a sequence cut at the maximum length (``extra.truncated``: how many of the item's
+    sequences were cut) and the number of cut sequences."""
+    cut = [int(it.extra.get("truncated") or 0) for it in items if it.extra]
+    return {"truncated": sum(c > 0 for c in cut), "truncated_sequences": sum(cut)}
+
+
+def warnings(results: Mapping[str, Any]) -> list[str]:
+    """Plain-language warnings about numbers that mean less than they seem: truncated inputs, and
+    intervals from fewer than ``MIN_CLUSTERS`` clusters (too narrow; none at all from one cluster)."""
+    out = []
+    overall = results["overall"]
+    if overall.get("truncated"):
+        where = ", ".join(f"{s} {b['truncated']}" for s, b in results["subsets"].items() if b.get("truncated"))
+        side = results.get("truncation_side")
+        out.append(
+            f"{overall['truncated']} of {overall['n_items']} items had input cut at the maximum length"
+            + (f" (on the {side})" if side else "") + f": {where}; their scores saw only part of the text"
+        )
+    blocks = [("overall", overall), *results["subsets"].items()]
+    few = [f"{name} ({b['n_clusters']})" for name, b in blocks if b.get("n_clusters", MIN_CLUSTERS) < MIN_CLUSTERS]
+    if few:
+        out.append(
+            f"fewer than {MIN_CLUSTERS} clusters (independent prompts) in {', '.join(few)}: their intervals are "
+            "unreliably narrow (none from a single cluster)"
+        )
+    return out
 
 
 def _sections(
@@ -169,36 +213,15 @@ def _sections(
                                           subset_weights, kw)
         elif weighting == "items":
             pooled = [it for s in present for it in by_subset[s]]
-            out[name] = _block(pooled, metrics, baselines, label=f"section:{name}", **kw)  # type: ignore[arg-type]
+            out[name] = _block(pooled, metrics, baselines, **kw)  # type: ignore[arg-type]
             out[name]["subsets"] = present
-        else:  # unweighted mean of subset values (derived metrics too, e.g. mean F1); no CI (subsets differ in size)
-            names = [*metrics, *(kw.get("aggregates") or {})]
-            out[name] = {"subsets": present, "weighting": "subsets", "metrics": {}}
-            for m in names:
-                values = [subset_blocks[s]["metrics"][m]["value"] for s in present]
-                kept = [v for v in values if v is not None]
-                out[name]["metrics"][m] = {"value": float(np.mean(kept)) if kept else None, "n_subsets": len(kept)}
-            if subset_metrics:
-                out[name]["score"] = _section_score(present, subset_blocks, subset_metrics, primary)
+        else:  # unweighted mean of subset values (derived metrics too, e.g. mean F1), stratified CI
+            per_cluster = {s: grade_clusters(by_subset[s], kw.get("policies") or Policies()) for s in present}
+            names = [*metrics, *metric_names([c for s in present for c in per_cluster[s]]),
+                     *(kw.get("aggregates") or {})]
+            out[name] = subsets_section(present, by_subset, per_cluster, subset_blocks, names, baselines, kw,
+                                        subset_metrics, primary)
     return out
-
-
-def _section_score(
-    present: Sequence[str], subset_blocks: Mapping[str, Any], subset_metrics: Mapping[str, str], primary: str
-) -> dict[str, Any]:
-    """Mean over subsets of each subset's own headline metric (``subset_metrics``, else the primary one).
-
-    A subset whose metric has no value (e.g. no item carries it) is left out and named in ``missing``.
-    """
-    of = {s: subset_metrics.get(s, primary) for s in present}
-    values = {s: (subset_blocks[s]["metrics"].get(m) or {}).get("value") for s, m in of.items()}
-    kept = [v for v in values.values() if v is not None]
-    return {
-        "value": float(np.mean(kept)) if kept else None,
-        "of": of,
-        "n_subsets": len(kept),
-        "missing": [s for s, v in values.items() if v is None],
-    }
 
 
 def _weighted_section(
@@ -210,7 +233,7 @@ def _weighted_section(
     Derived metrics (``aggregates``) get the same weighted mean of their subset values, without a CI.
     """
     pooled = [it for s in present for it in by_subset[s]]
-    label = f"section:{name}"
+    label = content_key(pooled)
     est = {"n_resamples": kw["n_resamples"], "confidence": kw["confidence"]}
 
     def weighted(m: str, source: str | None = None) -> dict[str, Any]:

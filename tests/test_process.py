@@ -100,7 +100,10 @@ def test_truncated_step_makes_the_item_invalid(tiny_lm_dir: Path) -> None:
     pred = adapter.score([_example()])[0]
     assert pred.invalid and any(np.isnan(s) for s in pred.scores["step_scores"])
     g = grade(_example(), pred, Policies(invalid_policy="wrong"))
-    assert g.invalid == 1 and g.metrics["acc_erroneous"] == 0.0 and g.metrics["argmin_acc_erroneous"] is None
+    assert pred.extra["truncated"] == 1  # counted in the summary's 'truncated'
+    # the invalid policy applies to every accuracy, the threshold-free one too (one fact, see step_grading)
+    assert g.invalid == 1 and g.metrics["acc_erroneous"] == 0.0 and g.metrics["argmin_acc_erroneous"] == 0.0
+    assert adapter.describe()["truncation_side"] == "right"
 
 
 def test_predictions_record_threshold_and_first_error(lm_adapter: ProcessAdapter) -> None:

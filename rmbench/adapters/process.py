@@ -28,7 +28,9 @@ first step scored below the threshold, ``None`` when there is none; see :mod:`rm
 For a ``MultiResponseExample`` (best-of-N, e.g. RewardMATH) each response is split into steps on
 ``response_split`` (``"\\n\\n"``, how RewardMATH's steps are joined) and the aggregated solution
 scores fill ``correct``/``incorrect``, so selection accuracy is graded like any reward model's. A step
-lost to truncation (sequences are cut on the right) makes the item invalid.
+lost to truncation (sequences are cut on the right, whatever ``--truncation-side`` says; ``describe``
+records ``truncation_side: right``) makes the item invalid, and ``extra["truncated"]`` counts the item's
+sequences that were cut.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -156,7 +158,7 @@ class ProcessAdapter:
             forward_passes="one per solution", truncation="right (a lost step makes the item invalid)",
             threshold=self.threshold.describe(),
         )
-        info.update(id=self.model_id or info.get("model"), kind=self.kind, process=process)
+        info.update(id=self.model_id or info.get("model"), kind=self.kind, process=process, truncation_side="right")
         return info
 
     # ------------------------------------------------------------------------------ encoding
@@ -238,10 +240,14 @@ class ProcessAdapter:
         scores, n_tokens = self.score_solutions(prompts, solutions)
         per_example: list[dict[str, list[list[float]]]] = [{} for _ in examples]
         tokens = [0] * len(examples)
+        cut = [0] * len(examples)
+        limit = getattr(self.backend, "max_length", None)
         for j, ((k, group), s) in enumerate(zip(owners, scores, strict=True)):
             per_example[k].setdefault(group, []).append(s)
             tokens[k] += n_tokens[j]
-        return [self._predict(ex, per_example[k], tokens[k]) for k, ex in enumerate(examples)]
+            cut[k] += int(isinstance(limit, int) and n_tokens[j] > limit)
+        preds = [self._predict(ex, per_example[k], tokens[k]) for k, ex in enumerate(examples)]
+        return [replace(p, extra={**p.extra, "truncated": c}) if c else p for p, c in zip(preds, cut, strict=True)]
 
     def split_response(self, text: str) -> list[str]:
         """A multi-response answer split into steps on ``response_split`` (empty parts dropped)."""

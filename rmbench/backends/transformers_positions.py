@@ -243,6 +243,11 @@ class PositionScorer:
             self._notes[head] = {"model_class": type(model).__name__}
         return self._models[head]
 
+    @property
+    def max_length(self) -> int:
+        """Sequences longer than this are cut on the right (the adapter counts them as truncated)."""
+        return int(self.backend.max_length)
+
     def position_logits(
         self,
         seqs: Sequence[Sequence[int]],
