@@ -169,3 +169,20 @@ def test_hh_file_runs_end_to_end_with_cli_flags_only(tiny_rm_dir: Path, tmp_path
     )
     # the length baseline prefers the longer response: right on pairs 1 and 3, wrong on pair 2
     assert overall["baselines"]["length"]["accuracy"]["value"] == pytest.approx(2 / 3)
+
+
+def test_likelihood_reward_scores_each_side_after_its_own_history(tiny_lm_dir: Path, tmp_path: Path) -> None:
+    """The likelihood of a side with its own history equals that of the same response in a pair whose
+    shared prompt is that whole history (the adapter renders ``side_prompt``, not ``prompt``)."""
+    from rmbench.models import build_adapter
+
+    _, second, _ = _examples(_jsonl(tmp_path / "hh.jsonl", HH_ROWS), options={"format": "hh"})
+    adapter = build_adapter(str(tiny_lm_dir), "likelihood")
+    flat_c = PairwiseExample(id="c", subset="all", prompt=second.side_prompt("chosen"), chosen=second.chosen,
+                             rejected=second.rejected)  # fmt: skip
+    flat_r = PairwiseExample(id="r", subset="all", prompt=second.side_prompt("rejected"), chosen=second.chosen,
+                             rejected=second.rejected)  # fmt: skip
+    got, ref_c, ref_r = adapter.score([second, flat_c, flat_r])
+    assert got.scores["chosen"] == pytest.approx(ref_c.scores["chosen"], abs=1e-4)
+    assert got.scores["rejected"] == pytest.approx(ref_r.scores["rejected"], abs=1e-4)
+    assert ref_c.scores["rejected"] != pytest.approx(ref_r.scores["rejected"], abs=1e-4)  # the history matters
