@@ -35,6 +35,38 @@ def _console(stderr: bool = False):  # type: ignore[no-untyped-def]
     return Console(stderr=stderr)
 
 
+DataFile = Annotated[
+    Optional[list[Path]],
+    typer.Option("--data-file", help="Data file(s) for a generic task (pairs, steps, judge-pairs)."),
+]
+FieldMap = Annotated[
+    Optional[list[str]], typer.Option("--field", help="Column mapping KEY=COLUMN, e.g. --field prompt=question.")
+]
+OptionSet = Annotated[
+    Optional[list[str]],
+    typer.Option("--option", help="Task option KEY=VALUE (YAML value), e.g. --option format=hh, --option first_error_base=1."),
+]
+SetOverride = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", help="Override a task key, e.g. --set source.local.files.math=processbench/x.json."),
+]
+
+
+def _task_overrides(
+    data_file: list[Path] | None, field: list[str] | None, option: list[str] | None, sets: list[str] | None
+) -> dict:
+    """The task overrides of ``--data-file``, ``--field``, ``--option`` and ``--set`` (in that order)."""
+    overrides: dict = {}
+    if data_file:
+        overrides["source"] = {"local": {"files": [str(p.resolve()) for p in data_file]}}
+    fields = _parse_fields(field)
+    if fields:
+        overrides["fields"] = fields
+    _apply_sets(overrides, [f"options.{o}" for o in option or []], flag="--option")
+    _apply_sets(overrides, sets)
+    return overrides
+
+
 def _parse_fields(fields: list[str] | None) -> dict[str, str]:
     out = {}
     for f in fields or []:
@@ -66,12 +98,9 @@ def run(
     ref_model: Annotated[Optional[str], typer.Option("--ref-model", help="Reference model for --kind implicit.")] = None,
     data_dir: DataDir = None,
     tasks_dir: TasksDir = None,
-    data_file: Annotated[
-        Optional[list[Path]], typer.Option("--data-file", help="Data file(s) for the generic 'pairs' task.")
-    ] = None,
-    field: Annotated[
-        Optional[list[str]], typer.Option("--field", help="Column mapping KEY=COLUMN, e.g. --field prompt=question.")
-    ] = None,
+    data_file: DataFile = None,
+    field: FieldMap = None,
+    option: OptionSet = None,
     bundled: Annotated[bool, typer.Option("--bundled", help="Use the sample shipped with rmbench.")] = False,
     limit: Annotated[Optional[int], typer.Option(help="At most N examples from each subset.")] = None,
     subset: Annotated[Optional[list[str]], typer.Option("--subset", help="Only these subsets.")] = None,
@@ -99,10 +128,7 @@ def run(
     scores_by_order: Annotated[
         bool, typer.Option("--scores-by-order", help="Match --scores rows to the examples by order (count checked).")
     ] = False,
-    set_: Annotated[
-        Optional[list[str]],
-        typer.Option("--set", help="Override a task key, e.g. --set source.local.files.math=processbench/x.json."),
-    ] = None,
+    set_: SetOverride = None,
     step_separator: Annotated[
         str, typer.Option(help="Process: text after each step; escapes \\n \\t allowed (e.g. ' ки', '<extra_0>').")
     ] = "\\n\\n",
@@ -155,13 +181,7 @@ def run(
     if model is None:
         raise UserError("missing option '--model' (or pass --scores FILE)")
 
-    overrides: dict = {}
-    if data_file:
-        overrides["source"] = {"local": {"files": [str(p.resolve()) for p in data_file]}}
-    fields = _parse_fields(field)
-    if fields:
-        overrides["fields"] = fields
-    _apply_sets(overrides, set_)
+    overrides = _task_overrides(data_file, field, option, set_)
     _check_choice("--tie-policy", tie_policy, ("wrong", "half", "exclude"))
     _check_choice("--invalid-policy", invalid_policy, ("wrong", "half", "exclude"))
     _check_choice("--truncation-side", truncation_side, ("left", "right"))
@@ -188,21 +208,25 @@ def run(
     _run_with_progress(cfg, quiet)
 
 
-def _apply_sets(overrides: dict, sets: list[str] | None) -> None:
+def _apply_sets(overrides: dict, sets: list[str] | None, flag: str = "--set") -> None:
     """``--set a.b.c=VALUE`` -> ``overrides["a"]["b"]["c"] = VALUE`` (VALUE read as YAML: numbers, lists)."""
     import yaml
 
     for item in sets or []:
         key, sep, raw = item.partition("=")
+        shown = item.removeprefix("options.") if flag == "--option" else item
         if not sep or not key.strip():
-            raise UserError(f"--set '{item}': expected KEY=VALUE, e.g. --set source.local.files.math=processbench/math.json")
+            raise UserError(f"{flag} '{shown}': expected KEY=VALUE, e.g. --set source.local.files.math=processbench/math.json")
         *parents, leaf = key.strip().split(".")
         node = overrides
         for part in parents:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise UserError(f"--set '{item}': '{part}' is already set to a value")
-        node[leaf] = yaml.safe_load(raw) if raw.strip() else raw
+                raise UserError(f"{flag} '{shown}': '{part}' is already set to a value")
+        try:
+            node[leaf] = yaml.safe_load(raw) if raw.strip() else raw
+        except yaml.YAMLError as exc:
+            raise UserError(f"{flag} '{shown}': the value is not valid YAML ({getattr(exc, 'problem', exc)})") from None
 
 
 def _check_choice(flag: str, value: str | None, allowed: tuple[str, ...]) -> None:
@@ -334,12 +358,19 @@ def validate(
     task_or_file: str,
     data_dir: DataDir = None,
     tasks_dir: TasksDir = None,
+    data_file: DataFile = None,
+    field: FieldMap = None,
+    option: OptionSet = None,
+    set_: SetOverride = None,
     load: Annotated[bool, typer.Option(help="Also read and convert the data.")] = True,
 ) -> None:
-    """Validate a task (name or YAML file) and, with a data dir, every record it reads."""
+    """Validate a task (name or YAML file) and, with a data dir or --data-file, every record it reads.
+
+    Takes the same --data-file, --field, --option and --set as 'run', so a file for a generic task
+    (pairs, steps) can be checked before a run."""
     from rmbench.task import load_task
 
-    task = load_task(task_or_file, tasks_dir or ())
+    task = load_task(task_or_file, tasks_dir or (), _task_overrides(data_file, field, option, set_) or None)
     console = _console()
     console.print(f"[green]ok[/green]: {task.path} (task '{task.spec.name}' v{task.spec.version}, {task.origin})")
     if load:

@@ -67,18 +67,42 @@ class _ExampleBase:
 
 @dataclass(frozen=True)
 class PairwiseExample(_ExampleBase):
-    """One prompt, one preferred (``chosen``) and one dispreferred (``rejected``) response."""
+    """One prompt, one preferred (``chosen``) and one dispreferred (``rejected``) response.
+
+    ``chosen_context`` / ``rejected_context``: turns that follow the shared ``prompt`` on one side
+    only, before that side's response (conversations whose earlier turns differ; empty for a single
+    shared prompt). A side's full conversation is :meth:`side_prompt` followed by its response.
+    Empty contexts are left out of :meth:`to_dict`, so content hashes of shared-prompt pairs do
+    not depend on these fields.
+    """
 
     chosen: str = ""
     rejected: str = ""
     cluster: str = ""
     meta: Mapping[str, Any] = field(default_factory=dict)
+    chosen_context: tuple[dict[str, str], ...] = ()
+    rejected_context: tuple[dict[str, str], ...] = ()
     kind: Literal["pairwise"] = "pairwise"
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        object.__setattr__(self, "chosen_context", _freeze_messages(self.chosen_context))
+        object.__setattr__(self, "rejected_context", _freeze_messages(self.rejected_context))
         if not self.cluster:
             object.__setattr__(self, "cluster", self.id)
+
+    def side_prompt(self, side: Literal["chosen", "rejected"]) -> tuple[dict[str, str], ...]:
+        """The conversation before ``side``'s response: the shared prompt plus that side's own turns."""
+        return self.prompt + (self.chosen_context if side == "chosen" else self.rejected_context)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        for key in ("chosen_context", "rejected_context"):
+            if d[key]:
+                d[key] = list(d[key])
+            else:
+                del d[key]
+        return d
 
 
 @dataclass(frozen=True)

@@ -271,7 +271,8 @@ def _run_locked(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, run_dir: Pa
     if cfg.scores_file is not None:  # always read: a changed scores file must be refused on resume
         from rmbench.adapters.precomputed import PrecomputedAdapter
 
-        adapter = PrecomputedAdapter(cfg.scores_file, by_order=cfg.scores_by_order, model_id=cfg.model)
+        adapter = PrecomputedAdapter(cfg.scores_file, by_order=cfg.scores_by_order, model_id=cfg.model,
+                                     threshold=cfg.threshold)
         adapter.bind(exset.examples, restricted=bool(cfg.limit or cfg.subsets))
         manifest = _manifest(cfg, task, exset, adapter.describe())
     elif pending or not manifest_path.exists():

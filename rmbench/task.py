@@ -24,7 +24,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from rmbench.errors import UserError
 
@@ -161,6 +169,13 @@ class TaskSpec(_Strict):
     homepage: str | None = None
     license: str | None = None
     notes: str | None = None
+    # The folder of the task file (set by parse_task_file): a converter module there is importable.
+    _folder: Path | None = PrivateAttr(default=None)
+
+    @property
+    def folder(self) -> Path | None:
+        """The folder of the YAML file this spec was read from, if any."""
+        return self._folder
 
     @field_validator("name")
     @classmethod
@@ -252,17 +267,56 @@ def parse_task_file(path: Path, origin: str = "file", overrides: Mapping[str, An
         msgs = []
         for err in exc.errors():
             loc = tuple(str(p) for p in err["loc"])
-            key = ".".join(loc)
-            line = next((lines[loc[:i]] for i in range(len(loc), -1, -1) if loc[:i] in lines), None)
-            where = f"{path}:{line}" if line else str(path)
             msg = err["msg"]
             if err["type"] == "extra_forbidden":
                 allowed = _allowed_keys(TaskSpec, err["loc"])
                 close = difflib.get_close_matches(loc[-1], allowed, n=1)
                 msg = "unknown key" + (f" (did you mean '{close[0]}'?)" if close else f"; allowed: {', '.join(allowed)}")
-            msgs.append(f"{where}: key '{key}': {msg}")
+            msgs.append(f"{_where(path, lines, loc, overrides)}: key '{'.'.join(loc)}': {msg}")
         raise UserError("invalid task file\n  " + "\n  ".join(msgs)) from None
+    from rmbench.task_checks import check_task
+
+    problems = check_task(spec, path)
+    if problems:
+        lines = _yaml_lines(text)
+        msgs = [f"{_where(path, lines, p.loc, overrides)}: {p.message}" for p in problems]
+        raise UserError("invalid task file\n  " + "\n  ".join(msgs)) from None
+    spec._folder = path.resolve().parent
     return LoadedTask(spec=spec, path=path, origin=origin)
+
+
+def _override_at(overrides: Mapping[str, Any] | None, loc: tuple[str, ...]) -> str | None:
+    """``--set KEY=VALUE`` for the override that set the value at ``loc``, if one did.
+
+    >>> _override_at({"scoring": {"primary_metric": "acc"}}, ("scoring", "primary_metric"))
+    '--set scoring.primary_metric=acc'
+    >>> _override_at({"source": {"local": {"files": ["a.jsonl"]}}}, ("source", "local", "files", "0"))
+    '--set source.local.files=["a.jsonl"]'
+    >>> _override_at({"fields": {"prompt": "q"}}, ("scoring", "primary_metric")) is None
+    True
+    """
+    import json
+
+    node: Any = overrides
+    for depth, part in enumerate(loc):
+        if not isinstance(node, Mapping):  # loc is inside a value given whole (an item of a list)
+            return f"--set {'.'.join(loc[:depth])}={json.dumps(node, ensure_ascii=False)}" if depth else None
+        if part not in node:
+            return None
+        node = node[part]
+    if isinstance(node, Mapping):  # a section merged with the file's keys: not the override alone
+        return None
+    value = node if isinstance(node, str) else json.dumps(node, ensure_ascii=False)
+    return f"--set {'.'.join(loc)}={value}"
+
+
+def _where(path: Path, lines: Mapping[tuple[str, ...], int], loc: tuple[str, ...], overrides: Mapping[str, Any] | None) -> str:
+    """``file:line`` of the key at ``loc`` (or its nearest parent), or the override that set it."""
+    label = _override_at(overrides, loc)
+    if label is not None:
+        return f"{label} (overriding {path})"
+    line = next((lines[loc[:i]] for i in range(len(loc), -1, -1) if loc[:i] in lines), None)
+    return f"{path}:{line}" if line else str(path)
 
 
 def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -331,7 +385,4 @@ def load_task(
         hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else "run 'rmbench list' to see the tasks"
         raise UserError(f"unknown task '{name_or_path}'", hint=hint)
     path, origin = tasks[name_or_path]
-    loaded = parse_task_file(path, origin, overrides)
-    if loaded.spec.name != path.stem:
-        raise UserError(f"{path}: key 'name' is '{loaded.spec.name}' but the file is named '{path.stem}.yaml'")
-    return loaded
+    return parse_task_file(path, origin, overrides)  # checks that the file name is the task's name

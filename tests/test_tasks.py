@@ -222,12 +222,12 @@ def test_task_loads_real_data_with_upstream_counts(name: str, data_dir: Path) ->
 def test_llmbar_ids_labels_and_order(data_dir: Path) -> None:
     examples = load_examples(load_task("llmbar").spec, data_dir).examples
     first = examples[0]
-    assert first.id == "llmbar-natural:0" and first.meta == {"label": 1}
+    assert first.id == "llmbar-natural:0" and first.meta == {"label": 1, "chosen_position": "a"}
     assert first.prompt_text.startswith("Summarize the following content.")
     assert first.chosen.startswith("My girlfriend's visa")  # output_1, since label is 1
     gptout = next(e for e in examples if e.subset == "llmbar-adver-GPTOut")
     assert (
-        gptout.meta["label"] == 2 and gptout.chosen == "He didn't go to the party, instead staying at home."
+        gptout.meta["label"] == 2 and gptout.meta["chosen_position"] == "b" and gptout.chosen == "He didn't go to the party, instead staying at home."
     )
 
 

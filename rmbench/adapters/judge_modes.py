@@ -139,6 +139,17 @@ def question_text(example: Example) -> str:
     return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in example.prompt)
 
 
+def side_text(example: PairwiseExample, side: Literal["chosen", "rejected"]) -> str:
+    """What the judge sees as one side's response: the response, preceded by the turns of that
+    side's own history when the two sides' conversations differ before it (as a transcript)."""
+    context = example.chosen_context if side == "chosen" else example.rejected_context
+    response = example.chosen if side == "chosen" else example.rejected
+    if not context:
+        return response
+    turns = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in context)
+    return f"{turns}\n\n[assistant]\n{response}"
+
+
 def item_rng(seed: int, item_id: str, purpose: str) -> random.Random:
     """A generator that depends only on (seed, item id, purpose): stable across batching and order."""
     return random.Random(f"{seed}\x1f{item_id}\x1f{purpose}")
@@ -180,7 +191,7 @@ def build_asks(mode: JudgeMode, example: Example, swap: SwapPolicy, seed: int, c
 def _pairs(example: Example) -> list[tuple[str, str, str]]:
     """(pair key, chosen, rejected) for a pairwise example or every correct x incorrect pair."""
     if isinstance(example, PairwiseExample):
-        return [("pair", example.chosen, example.rejected)]
+        return [("pair", side_text(example, "chosen"), side_text(example, "rejected"))]
     assert isinstance(example, MultiResponseExample)
     if example.scoring == "ties":
         raise UserError(f"item {example.id}: pairwise judging does not grade 'ties' items (RewardBench 2 Ties)")
@@ -205,7 +216,7 @@ def _pairwise_asks(example: Example, q: str, swap: SwapPolicy, seed: int) -> lis
 
 def _rated_responses(example: Example) -> list[tuple[str, str]]:
     if isinstance(example, PairwiseExample):
-        return [("chosen", example.chosen), ("rejected", example.rejected)]
+        return [("chosen", side_text(example, "chosen")), ("rejected", side_text(example, "rejected"))]
     if isinstance(example, MultiResponseExample):
         return [(f"c{i}", t) for i, t in enumerate(example.correct)] + [
             (f"i{j}", t) for j, t in enumerate(example.incorrect)

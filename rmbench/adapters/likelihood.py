@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
 from rmbench.adapters.chat import ChatRenderer, Span
-from rmbench.adapters.responses import responses_of, score_layout
+from rmbench.adapters.responses import conversations_of, score_layout
 from rmbench.adapters.scalar import token_counts
 from rmbench.datatypes import Example, Prediction
 from rmbench.errors import UserError
@@ -43,7 +43,7 @@ class LogprobBackend(Protocol):
 
 
 def _spans(chat: ChatRenderer, examples: Sequence[Example], adapter: str) -> list[list[Span]]:
-    return [[chat.likelihood_span(ex.prompt, r) for r in responses_of(ex, adapter)] for ex in examples]
+    return [[chat.likelihood_span(p, r) for p, r in conversations_of(ex, adapter)] for ex in examples]
 
 
 def _logprobs(backend: LogprobBackend, spans: list[list[Span]]) -> list[list[list[float]]]:

@@ -10,11 +10,19 @@ File format
 * ``id``: the task's item id (see ``rmbench validate`` or a run's ``items.jsonl``). With
   ``by_order=True`` (``--scores-by-order``) rows are matched to the run's examples in order instead;
   the row count must equal the example count, and an ``id`` column, when present, is still checked.
-* Score fields by example kind:
+* Score fields by example kind (lists: in a CSV cell, a JSON list such as ``[0.1, 0.3]``):
 
-  - pairwise: ``chosen`` and ``rejected``, numbers;
-  - multi_response: ``correct`` and ``incorrect``, lists of numbers in the example's response order
-    (in a CSV cell, a JSON list such as ``[0.1, 0.3]``).
+  - pairwise: ``chosen`` and ``rejected``, numbers; or the **A/B layout** ``score_a`` and
+    ``score_b``: scores of the example's response A and B as the data file shows them, for tasks that
+    record which one was preferred (``meta["chosen_position"]``: LLMBar, MT-Bench human, and ``pairs`` /
+    ``judge-pairs`` in their label layout). One layout per row;
+  - multi_response: ``correct`` and ``incorrect``, lists of numbers in the example's response order;
+    or ``scores``, one list: the correct responses' scores, then the incorrect ones';
+  - stepwise: ``step_scores``, one number per step (the probability that the step is correct). The
+    predicted first error is the first step scored below the threshold (``threshold``, default 0.5,
+    recorded in ``run.json``), as for a process reward model; an optional ``first_error`` column (a
+    0-based step index, or -1 / null / empty for "no error") replaces that prediction, e.g. for a
+    critic's answers.
 
 * Optional ``invalid``: ``true`` / ``1`` marks an item the model could not score; it is graded under
   the run's invalid policy. Other columns are ignored.
@@ -36,10 +44,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rmbench.datatypes import Example, MultiResponseExample, PairwiseExample, Prediction
+import rmbench.step_grading  # noqa: F401  (registers the stepwise grader that reads step_scores)
+from rmbench.datatypes import Example, MultiResponseExample, PairwiseExample, Prediction, StepwiseExample
 from rmbench.errors import RecordError, UserError
 
-FIELDS = {"pairwise": ("chosen", "rejected"), "multi_response": ("correct", "incorrect")}
+LAYOUTS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "pairwise": (("chosen", "rejected"), ("score_a", "score_b")),
+    "multi_response": (("correct", "incorrect"), ("scores",)),
+    "stepwise": (("step_scores",),),
+}
+"""Score columns by example kind: each tuple is one accepted layout."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +137,41 @@ def _numbers(value: Any, path: Path, row: ScoreRow, field: str, expected: int) -
     return [_number(v, path, row, f"{field}[{i}]") for i, v in enumerate(value)]
 
 
+def _layout_of(row: ScoreRow, layouts: Sequence[tuple[str, ...]], path: Path) -> tuple[str, ...]:
+    """The one score layout whose columns the row fills; an error naming what is missing otherwise."""
+    filled = [names for names in layouts if any(row.data.get(n) not in (None, "") for n in names)]
+    if len(filled) > 1:
+        shown = " and ".join("/".join(names) for names in filled)
+        raise RecordError(str(path), row.line, f"row mixes two score layouts ({shown}); use one")
+    names = filled[0] if filled else layouts[0]
+    for name in names:
+        if row.data.get(name) in (None, ""):
+            expected = " or ".join("+".join(n) for n in layouts)
+            raise RecordError(str(path), row.line, f"missing score (expected {expected})", field=name)
+    return names
+
+
+def _chosen_first(ex: PairwiseExample, path: Path, row: ScoreRow) -> bool:
+    """Whether response A of the data file is the example's chosen response."""
+    position = str(ex.meta.get("chosen_position", "")).strip().lower()
+    if position not in ("a", "b"):
+        raise RecordError(
+            str(path), row.line, f"item '{ex.id}' does not record which response was A, so score_a/score_b "
+            "cannot be matched to chosen/rejected", field="score_a",
+            hint="use the chosen/rejected columns, or a task in the label layout (response_a, response_b, label)",
+        )
+    return position == "a"
+
+
+def _step_index(value: Any, n_steps: int, path: Path, row: ScoreRow) -> int | None:
+    """A predicted 0-based first-error index; -1 means "no error"."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.lstrip("-").isdigit() or not -1 <= int(text) < n_steps:
+        raise RecordError(str(path), row.line, f"expected a step index 0..{n_steps - 1} or -1, got {value!r}",
+                          field="first_error")
+    return None if int(text) == -1 else int(text)
+
+
 def _truthy(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("1", "true", "yes")
@@ -138,13 +187,17 @@ class PrecomputedAdapter:
 
     kind = "precomputed"
 
-    def __init__(self, path: Path, by_order: bool = False, model_id: str | None = None) -> None:
+    def __init__(
+        self, path: Path, by_order: bool = False, model_id: str | None = None, threshold: float | None = None
+    ) -> None:
         self.path = Path(path)
         self.by_order = by_order
+        self.threshold = 0.5 if threshold is None else float(threshold)
         self.rows = read_rows(self.path)
         self.sha256 = sha256_file(self.path)
         self.model_id = model_id or f"precomputed:{self.path.stem}"
         self._predictions: dict[str, Prediction] | None = None
+        self._stepwise = False
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -155,11 +208,14 @@ class PrecomputedAdapter:
             "revision": f"sha256:{self.sha256}",  # part of the run identity: a changed file is a new run
             "by_order": self.by_order,
             "rows": len(self.rows),
+            # step tasks only: a step scored below it is the predicted first error
+            **({"threshold": self.threshold} if self._stepwise else {}),
         }
 
     def bind(self, examples: Sequence[Example], *, restricted: bool = False) -> None:
         """Match rows to ``examples`` (by id, or by order) and parse every score."""
         path = self.path
+        self._stepwise = any(isinstance(ex, StepwiseExample) for ex in examples)
         if self.by_order:
             if len(self.rows) != len(examples):
                 raise UserError(
@@ -198,20 +254,40 @@ class PrecomputedAdapter:
         self._predictions = predictions
 
     def _parse(self, row: ScoreRow, ex: Example) -> Prediction:
-        names = FIELDS.get(ex.kind)
-        if names is None:
-            raise UserError(f"precomputed scores support pairwise and multi_response tasks, not '{ex.kind}'")
-        for name in names:
-            if row.data.get(name) in (None, ""):
-                raise RecordError(str(self.path), row.line, "missing score", field=name)
+        layouts = LAYOUTS.get(ex.kind)
+        if layouts is None:
+            raise UserError(f"precomputed scores support pairwise, multi_response and stepwise tasks, not '{ex.kind}'")
+        names = _layout_of(row, layouts, self.path)
         invalid = _truthy(row.data.get("invalid", False))
         if isinstance(ex, PairwiseExample):
             scores: dict[str, Any] = {n: _number(row.data[n], self.path, row, n) for n in names}
+            if names == ("score_a", "score_b"):
+                first = _chosen_first(ex, self.path, row)
+                a, b = scores["score_a"], scores["score_b"]
+                scores = {"chosen": a if first else b, "rejected": b if first else a}
+        elif isinstance(ex, MultiResponseExample):
+            k, n = len(ex.correct), len(ex.correct) + len(ex.incorrect)
+            if names == ("scores",):
+                flat = _numbers(row.data["scores"], self.path, row, "scores", n)
+                scores = {"correct": flat[:k], "incorrect": flat[k:]}
+            else:
+                scores = {"correct": _numbers(row.data["correct"], self.path, row, "correct", k),
+                          "incorrect": _numbers(row.data["incorrect"], self.path, row, "incorrect", n - k)}
         else:
-            assert isinstance(ex, MultiResponseExample)
-            scores = {"correct": _numbers(row.data["correct"], self.path, row, "correct", len(ex.correct)),
-                      "incorrect": _numbers(row.data["incorrect"], self.path, row, "incorrect", len(ex.incorrect))}
+            assert isinstance(ex, StepwiseExample)
+            scores = self._steps(row, ex)
         return Prediction(scores=scores, tokens=0, invalid=invalid, extra={"scores_line": row.line})
+
+    def _steps(self, row: ScoreRow, ex: StepwiseExample) -> dict[str, Any]:
+        """Step scores, the threshold and the predicted first error (the file's, or the first step below)."""
+        from rmbench.step_metrics import first_below
+
+        steps = _numbers(row.data["step_scores"], self.path, row, "step_scores", len(ex.steps))
+        if row.data.get("first_error") in (None, ""):
+            predicted = first_below(steps, self.threshold)
+        else:
+            predicted = _step_index(row.data["first_error"], len(ex.steps), self.path, row)
+        return {"step_scores": steps, "threshold": self.threshold, "first_error": predicted}
 
     def score(self, examples: Sequence[Example]) -> list[Prediction]:
         if self._predictions is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rmbench.datatypes import Example, MultiResponseExample, PairwiseExample
+from rmbench.datatypes import Example, Message, MultiResponseExample, PairwiseExample
 from rmbench.errors import UserError
 
 SCORED_KINDS = ("pairwise", "multi_response")
@@ -28,6 +28,17 @@ def responses_of(example: Example, adapter: str) -> list[str]:
         f"item '{example.id}' is {example.kind}",
         hint="use a judge or process adapter for this task",
     )
+
+
+def conversations_of(example: Example, adapter: str) -> list[tuple[Sequence[Message], str]]:
+    """(conversation before the response, response) in :func:`responses_of` order.
+
+    A pairwise side with its own earlier turns (``chosen_context`` / ``rejected_context``) is scored
+    after them; every other response follows the shared ``prompt``.
+    """
+    if isinstance(example, PairwiseExample):
+        return [(example.side_prompt("chosen"), example.chosen), (example.side_prompt("rejected"), example.rejected)]
+    return [(example.prompt, r) for r in responses_of(example, adapter)]
 
 
 def response_labels(example: Example) -> list[tuple[str, int]]:

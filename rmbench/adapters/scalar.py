@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from rmbench.adapters.chat import ChatRenderer
-from rmbench.adapters.responses import responses_of, score_layout
+from rmbench.adapters.responses import conversations_of, score_layout
 from rmbench.datatypes import Example, Prediction
 
 
@@ -53,7 +53,7 @@ class ScalarAdapter:
         return {"kind": self.kind, **self.backend.describe(), "chat": self.chat.describe()}
 
     def score(self, examples: Sequence[Example]) -> list[Prediction]:
-        groups = [[self.chat.scoring_ids(ex.prompt, r) for r in responses_of(ex, "scalar")] for ex in examples]
+        groups = [[self.chat.scoring_ids(p, r) for p, r in conversations_of(ex, "scalar")] for ex in examples]
         values = self.backend.sequence_scores_grouped(groups)
         out = []
         for ex, seqs, vals in zip(examples, groups, values, strict=True):

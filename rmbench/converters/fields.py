@@ -13,8 +13,19 @@ Pairwise tasks accept two layouts:
   counted, e.g. human ties). Without the option, ``1``/``A``/``A>B`` mean A and ``2``/``B``/``B>A``
   mean B.
 
+Whole conversations (either pairwise layout): ``options.format`` says how each side is stored:
+``text`` (default: a response string, with a ``prompt`` column), ``messages`` (a list of chat
+messages ending with the assistant's response), ``hh`` (an Anthropic HH transcript,
+``"\n\nHuman: ...\n\nAssistant: ..."``) or ``transcript`` (role markers from ``options.markers``).
+The shared prompt is the longest common prefix of the two conversations' earlier turns; turns where
+they differ are kept per side (see :mod:`rmbench.converters.conversation`). A ``prompt`` column is
+then optional: when mapped or present it is put before each conversation that does not start with it.
+
 Multi-response tasks use ``prompt``, ``correct`` and ``incorrect`` (lists of strings) and
 ``options.scoring`` (default ``best_of_n``).
+
+Stepwise tasks use ``question``, ``steps`` (a list of strings) and ``first_error``, with
+``options.first_error_base`` and ``options.no_error_value`` (see :mod:`rmbench.converters.fields_steps`).
 
 Optional in every layout: ``id`` (default: the row number, prefixed by the subset label or file name
 when a task reads several files), ``subset`` (default: the subset label of the file, else ``"all"``),
@@ -37,7 +48,9 @@ from pathlib import Path
 from typing import Any
 
 from rmbench.converters import ConvertContext
-from rmbench.datatypes import MultiResponseExample, PairwiseExample
+from rmbench.converters import conversation as conv
+from rmbench.converters.fields_steps import build_steps, step_options
+from rmbench.datatypes import MultiResponseExample, PairwiseExample, StepwiseExample
 from rmbench.errors import UserError
 from rmbench.sources import Record
 from rmbench.task import TaskSpec
@@ -47,8 +60,17 @@ LAYOUTS: dict[str, tuple[str, ...]] = {
     "preference": (*_COMMON, "chosen", "rejected"),
     "label": (*_COMMON, "response_a", "response_b", "label"),
     "multi_response": (*_COMMON, "correct", "incorrect"),
+    "stepwise": ("id", "question", "subset", "cluster", "steps", "first_error"),
 }
-OPTIONS = ("label_values", "meta_fields", "scoring")
+_PAIRWISE_OPTIONS = ("format", "markers")
+OPTIONS_BY_LAYOUT: dict[str, tuple[str, ...]] = {
+    "preference": ("meta_fields", *_PAIRWISE_OPTIONS),
+    "label": ("label_values", "meta_fields", *_PAIRWISE_OPTIONS),
+    "multi_response": ("meta_fields", "scoring"),
+    "stepwise": ("meta_fields", "first_error_base", "no_error_value"),
+}
+OPTIONS = tuple(dict.fromkeys(o for opts in OPTIONS_BY_LAYOUT.values() for o in opts))
+_ALIASES = {"stepwise": {"prompt": "question"}}  # canonical names accepted under another layout's name
 DEFAULT_LABEL_VALUES: dict[str, str] = {
     "1": "a", "2": "b", "a": "a", "b": "b", "A": "a", "B": "b", "A>B": "a", "B>A": "b",
 }  # fmt: skip
@@ -153,6 +175,9 @@ class _Plan:
     label_values: dict[str, str]
     meta_fields: tuple[str, ...]
     scoring: str
+    format: str = "text"
+    markers: dict[str, str] | None = None
+    steps: Any = None  # stepwise: a fields_steps.StepOptions
 
 
 def _plan(ctx: ConvertContext) -> _Plan:
@@ -171,36 +196,60 @@ def _plan(ctx: ConvertContext) -> _Plan:
                 "(response_a/response_b/label)",
                 hint="map either chosen + rejected, or response_a + response_b + label",
             )
-    elif spec.example_kind == "multi_response":
-        layout = "multi_response"
+    elif spec.example_kind in ("multi_response", "stepwise"):
+        layout = spec.example_kind
     else:
         raise UserError(
-            f"{where}: the generic field mapping handles pairwise and multi_response tasks, "
+            f"{where}: the generic field mapping handles pairwise, multi_response and stepwise tasks, "
             f"not '{spec.example_kind}'",
             hint="write a converter module and name it with 'converter:'",
         )
     allowed = LAYOUTS[layout]
-    every = sorted({k for keys in LAYOUTS.values() for k in keys})
-    for key in spec.fields:
-        if key not in allowed:
-            close = difflib.get_close_matches(key, every, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(allowed)}"
-            raise UserError(f"{where}: unknown field '{key}' for the {layout} layout", hint=hint)
-    for key in ctx.options:
-        if key not in OPTIONS:
-            close = difflib.get_close_matches(key, OPTIONS, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(OPTIONS)}"
-            raise UserError(f"{where}: unknown option '{key}' for the generic field mapping", hint=hint)
+    aliases = _ALIASES.get(layout, {})
+    fields = {aliases.get(k, k): v for k, v in spec.fields.items()}
+    _check_names(where, "field", {k: v for k, v in spec.fields.items() if k not in aliases}, allowed, layout,
+                 sorted({k for keys in LAYOUTS.values() for k in keys}))
+    _check_names(where, "option", dict(ctx.options), OPTIONS_BY_LAYOUT[layout], layout, OPTIONS)
+    fmt = ctx.options.get("format", "text")
+    if fmt not in conv.FORMATS:
+        raise UserError(f"{where}: options.format is {fmt!r}; use one of {', '.join(conv.FORMATS)}")
+    try:
+        markers = conv.markers_for(fmt, ctx.options.get("markers")) if fmt in ("hh", "transcript") else None
+    except ValueError as exc:
+        raise UserError(f"{where}: {exc}") from None
+    if markers is None and "markers" in ctx.options:
+        raise UserError(f"{where}: options.markers needs options.format: transcript")
     plan = _Plan(
         layout=layout,
-        columns={k: spec.fields.get(k, k) for k in allowed},
-        mapped=frozenset(spec.fields),
+        columns={k: fields.get(k, k) for k in allowed},
+        mapped=frozenset(fields),
         label_values=_label_values(ctx.options.get("label_values"), where),
         meta_fields=_meta_fields(ctx.options.get("meta_fields"), where),
         scoring=_scoring(ctx.options.get("scoring"), where),
+        format=fmt,
+        markers=markers,
+        steps=step_options(ctx.options, where) if layout == "stepwise" else None,
     )
     ctx.state["fields_plan"] = plan
     return plan
+
+
+def _check_names(
+    where: str, what: str, given: Mapping[str, Any], allowed: tuple[str, ...], layout: str,
+    every: tuple[str, ...] | list[str],
+) -> None:
+    """Refuse a field or option the layout does not know, with a did-you-mean or the allowed names."""
+    for key, value in given.items():
+        if key in allowed:
+            continue
+        close = difflib.get_close_matches(key, list(every), n=1)
+        if key in OPTIONS and what == "field":
+            hint = f"'{key}' is an option: options.{key} in YAML, --option {key}={value} on the command line"
+        elif close and close[0] in allowed:
+            hint = f"did you mean '{close[0]}'?"
+        else:
+            hint = f"allowed for the {layout} layout: {', '.join(allowed)}"
+        raise UserError(f"{where}: unknown {what} '{key}' for the {layout} layout", hint=hint)
 
 
 def _label_values(value: Any, where: str) -> dict[str, str]:
@@ -265,18 +314,52 @@ def _common(ctx: ConvertContext, record: Record, plan: _Plan) -> dict[str, Any]:
     subset = _optional(ctx, record, plan, "subset") or record.subset or "all"
     cluster = _optional(ctx, record, plan, "cluster") or ""
     meta = {name: _meta_value(ctx, record, name) for name in plan.meta_fields}
-    return {
-        "id": ident,
-        "subset": subset,
-        "cluster": cluster,
-        "prompt": read_prompt(ctx, record, plan.columns["prompt"]),
-        "meta": meta,
-    }
+    prompt_key = "question" if plan.layout == "stepwise" else "prompt"
+    if plan.format == "text":
+        prompt = read_prompt(ctx, record, plan.columns[prompt_key])
+    elif "prompt" in plan.mapped or record.data.get(plan.columns["prompt"]) is not None:
+        prompt = read_prompt(ctx, record, plan.columns["prompt"])
+    else:
+        prompt = ()
+    return {"id": ident, "subset": subset, "cluster": cluster, "prompt": prompt, "meta": meta}
 
 
-def convert(record: Record, ctx: ConvertContext) -> PairwiseExample | MultiResponseExample | None:
+def _side(ctx: ConvertContext, record: Record, plan: _Plan, column: str) -> conv.Messages:
+    """One side of a comparison stored as a whole conversation (``options.format`` not ``text``)."""
+    value = ctx.get(record, column, types=(list,) if plan.format == "messages" else (str,))
+    try:
+        if plan.format == "messages":
+            return conv.check_messages(value)
+        assert plan.markers is not None
+        return conv.parse_transcript(value, plan.markers)
+    except ValueError as exc:
+        raise ctx.fail(record, str(exc), field=column) from None
+
+
+def _pair(
+    ctx: ConvertContext, record: Record, plan: _Plan, common: dict[str, Any], columns: tuple[str, str]
+) -> PairwiseExample:
+    """A pairwise example from the chosen and rejected columns, plain responses or conversations."""
+    if plan.format == "text":
+        chosen, rejected = (read_text(ctx, record, c) for c in columns)
+        return PairwiseExample(**common, chosen=chosen, rejected=rejected)
+    prompt = common.pop("prompt")
+    chosen_turns, rejected_turns = (conv.with_prompt(prompt, _side(ctx, record, plan, c)) for c in columns)
+    try:
+        sides = conv.split_sides(chosen_turns, rejected_turns)
+    except ValueError as exc:
+        raise ctx.fail(record, str(exc), field=f"{columns[0]}/{columns[1]}") from None
+    return PairwiseExample(
+        **common, prompt=sides.prompt, chosen=sides.chosen, rejected=sides.rejected,
+        chosen_context=sides.chosen_context, rejected_context=sides.rejected_context,
+    )
+
+
+def convert(record: Record, ctx: ConvertContext) -> PairwiseExample | MultiResponseExample | StepwiseExample | None:
     """Build one example from ``record`` using the task's ``fields`` mapping (see the module docs)."""
     plan = _plan(ctx)
+    if plan.layout == "stepwise":
+        return build_steps(ctx, record, plan.columns, plan.steps, _common(ctx, record, plan))
     if plan.layout == "multi_response":
         return MultiResponseExample(
             **_common(ctx, record, plan),
@@ -285,11 +368,7 @@ def convert(record: Record, ctx: ConvertContext) -> PairwiseExample | MultiRespo
             scoring=plan.scoring,  # type: ignore[arg-type]
         )
     if plan.layout == "preference":
-        return PairwiseExample(
-            **_common(ctx, record, plan),
-            chosen=read_text(ctx, record, plan.columns["chosen"]),
-            rejected=read_text(ctx, record, plan.columns["rejected"]),
-        )
+        return _pair(ctx, record, plan, _common(ctx, record, plan), (plan.columns["chosen"], plan.columns["rejected"]))
     label_column = plan.columns["label"]
     raw = ctx.get(record, label_column, types=(str, int, float))
     if isinstance(raw, bool):
@@ -305,8 +384,6 @@ def convert(record: Record, ctx: ConvertContext) -> PairwiseExample | MultiRespo
     if verdict == "skip":
         return None
     common = _common(ctx, record, plan)
-    response_a = read_text(ctx, record, plan.columns["response_a"])
-    response_b = read_text(ctx, record, plan.columns["response_b"])
-    chosen, rejected = (response_a, response_b) if verdict == "a" else (response_b, response_a)
+    columns = (plan.columns["response_a"], plan.columns["response_b"])
     common["meta"] = {**common["meta"], "label": raw, "chosen_position": verdict}
-    return PairwiseExample(**common, chosen=chosen, rejected=rejected)
+    return _pair(ctx, record, plan, common, columns if verdict == "a" else columns[::-1])

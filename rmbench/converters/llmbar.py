@@ -12,7 +12,8 @@ Two record schemas are accepted:
   long as RewardBench keeps LLMBar's order; the RewardBench row id is kept in ``meta``.
 
 ``meta["label"]`` keeps which LLMBar output was preferred (1 or 2), so position effects of judges can
-be analysed against the original order.
+be analysed against the original order; ``meta["chosen_position"]`` says the same as ``"a"`` (output 1)
+or ``"b"``, the key A/B score files are read with (:mod:`rmbench.adapters.precomputed`).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def _from_llmbar(record: Record, ctx: ConvertContext) -> PairwiseExample:
         prompt=read_prompt(ctx, record, "input"),
         chosen=chosen,
         rejected=rejected,
-        meta={"label": label},
+        meta={"label": label, "chosen_position": "a" if label == 1 else "b"},
     )
 
 
