@@ -24,6 +24,7 @@ from rmbench.datatypes import Example, ItemResult, content_hash
 from rmbench.errors import UserError
 from rmbench.examples import ExampleSet, load_examples
 from rmbench.grading import Graded, Policies, grade, to_item
+from rmbench.item_errors import DEFAULT_MAX_CONSECUTIVE, ConsecutiveErrors, pending_examples
 from rmbench.judge_config import effective_invalid_policy, judge_adapter_options
 from rmbench.results import (
     ITEMS_FILE,
@@ -104,6 +105,8 @@ class RunConfig:
     inconsistent_policy: str = "half"  # half | wrong
     max_new_tokens: int | None = None
     api_base: str | None = None  # --backend openai: the server's /v1 URL
+    # backend errors (rmbench.item_errors): stop after this many failed items in a row (0: never)
+    max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE
 
     def evaluator_settings(self) -> dict[str, Any]:
         keys = ("model", "kind", "ref_model", "dtype", "max_length", "truncation_side", "reduction")
@@ -253,7 +256,7 @@ def run(cfg: RunConfig, progress: Callable[[int, int], None] | None = None) -> R
                 f"{run_dir / ITEMS_FILE}: item '{item.id}' was scored on different content",
                 hint="the data changed since this run started; use a new --out directory",
             )
-    pending = [e for e in exset.examples if e.id not in existing]
+    pending = pending_examples(exset.examples, existing)  # error items are asked again
 
     policies = Policies(
         cfg.tie_policy or task.spec.scoring.tie_policy, effective_invalid_policy(cfg), cfg.inconsistent_policy  # type: ignore[arg-type]
@@ -291,8 +294,10 @@ def run(cfg: RunConfig, progress: Callable[[int, int], None] | None = None) -> R
     length = LengthBaseline() if cfg.baselines else None
     scored = 0
     if pending and adapter is not None:
+        done_before = len(exset.examples) - len(pending)
         if progress:
-            progress(len(existing), len(exset.examples))
+            progress(done_before, len(exset.examples))
+        streak = ConsecutiveErrors(cfg.max_consecutive_errors)
         with ItemWriter(run_dir / ITEMS_FILE) as writer:
             size = chunk_size_for(cfg)
             for start in range(0, len(pending), size):
@@ -301,7 +306,8 @@ def run(cfg: RunConfig, progress: Callable[[int, int], None] | None = None) -> R
                 writer.write_many(items)
                 scored += len(chunk)
                 if progress:
-                    progress(len(existing) + scored, len(exset.examples))
+                    progress(done_before + scored, len(exset.examples))
+                streak.check(items)  # after the write: an abort keeps everything scored
     all_items = read_items(run_dir / ITEMS_FILE).items
     ordered = [all_items[e.id] for e in exset.examples if e.id in all_items]
     wall = time.perf_counter() - t0
