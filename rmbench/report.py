@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rmbench.item_errors import error_notes
-from rmbench.report_judge import hidden_metrics, judge_lines, judge_notes
+from rmbench.report_judge import hidden_metrics, judge_lines, judge_notes, terminal_notes
 
 
 def fmt_est(est: Mapping[str, Any] | None, pct: bool = True) -> str:
@@ -171,6 +171,7 @@ def render_terminal(summary: Mapping[str, Any], width: int = 100) -> Any:
     """
     from rich.console import Group
     from rich.table import Table
+    from rich.text import Text
 
     header, rows = table_rows(summary)
     rows = [[c.replace("**", "") for c in r] for r in rows]
@@ -193,4 +194,6 @@ def render_terminal(summary: Mapping[str, Any], width: int = 100) -> Any:
         for r in rows:
             t.add_row(*[r[j] if j < len(r) else "" for j in (0, 1, *cols)])
         tables.append(t)
-    return tables[0] if len(tables) == 1 else Group(*tables)
+    plain = [n.replace("**", "").replace("`", "").removeprefix("- ") for n in error_notes(summary)]
+    notes = [Text(line) for line in terminal_notes(summary) + plain]
+    return tables[0] if len(tables) == 1 and not notes else Group(*tables, *notes)

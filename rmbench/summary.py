@@ -26,6 +26,7 @@ from rmbench.aggregates import aggregate, subset_weighted_mean
 from rmbench.datatypes import ItemResult
 from rmbench.grading import Policies, grade_clusters
 from rmbench.item_errors import errors_block, split_errors
+from rmbench.judge_grading import verdict_rule_counts
 
 SUMMARY_SCHEMA = "rmbench.run-summary/1"
 OVERALL = "__overall__"
@@ -152,6 +153,9 @@ def compute_results(run: Mapping[str, Any], items: Sequence[ItemResult]) -> dict
                                         scoring.get("subset_metrics") or {}, results["primary_metric"])
     results["tokens_scored"] = int(sum(int(it.scores.get("tokens", 0) or 0) for it in items))
     results["errors"] = errors_block(failed)
+    rules = verdict_rule_counts(items)
+    if rules is not None:
+        results["verdict_rules"] = rules  # judges: how many replies each parser rule read
     return results
 
 
