@@ -166,6 +166,8 @@ def run(
     _check_choice("--tie-policy", tie_policy, ("wrong", "half", "exclude"))
     _check_choice("--invalid-policy", invalid_policy, ("wrong", "half", "exclude"))
     _check_choice("--truncation-side", truncation_side, ("left", "right"))
+    if max_consecutive_errors < 0:
+        raise UserError(f"--max-consecutive-errors must be 0 (never stop) or more, got {max_consecutive_errors}")
     from rmbench.sources import resolve_data_dir
     from rmbench.step_config import unescape
 

@@ -193,3 +193,22 @@ def test_abort_can_be_turned_off(
     assert res["overall"]["metrics"] == {} or res["overall"]["metrics"]["accuracy"]["value"] is None
     assert "6 items failed at the backend" in result.stderr
 
+
+
+def test_consecutive_errors_count_across_chunks_and_reset_on_a_graded_item() -> None:
+    from rmbench.datatypes import ItemResult
+    from rmbench.errors import UserError
+    from rmbench.item_errors import ConsecutiveErrors
+
+    def item(i: int, error: str | None) -> ItemResult:
+        return ItemResult(f"q{i}", "all", f"q{i}", "h", {}, {}, extra={"error": error} if error else {})
+
+    streak = ConsecutiveErrors(3)
+    streak.check([item(0, "HTTP 503: x"), item(1, "HTTP 503: x")])
+    streak.check([item(2, None), item(3, "HTTP 503: x")])  # a graded item resets the count
+    streak.check([item(4, "HTTP 503: y")])
+    with pytest.raises(UserError, match="3 consecutive items.*HTTP 503: z"):
+        streak.check([item(5, "HTTP 503: z")])
+    ConsecutiveErrors(0).check([item(i, "HTTP 503") for i in range(50)])  # 0: never stops
+    with pytest.raises(UserError, match="max-consecutive-errors"):
+        ConsecutiveErrors(-1)
