@@ -164,6 +164,10 @@ def run(
     ] = "half",
     max_new_tokens: Annotated[int | None, typer.Option(help="Judge: tokens per reply (default 32 or 512).")] = None,
     api_base: Annotated[str | None, typer.Option(help="Judge, --backend openai: server URL ending in /v1.")] = None,
+    max_consecutive_errors: Annotated[
+        int,
+        typer.Option(help="Stop the run after N items in a row failed at the backend (server errors); 0: never."),
+    ] = 5,
     chunk_size: Annotated[
         Optional[int],
         typer.Option(help="Items scored between appends to items.jsonl (default 8 for transformers judges, else 64)."),
@@ -185,6 +189,8 @@ def run(
     _check_choice("--tie-policy", tie_policy, ("wrong", "half", "exclude"))
     _check_choice("--invalid-policy", invalid_policy, ("wrong", "half", "exclude"))
     _check_choice("--truncation-side", truncation_side, ("left", "right"))
+    if max_consecutive_errors < 0:
+        raise UserError(f"--max-consecutive-errors must be 0 (never stop) or more, got {max_consecutive_errors}")
     from rmbench.sources import resolve_data_dir
     from rmbench.step_config import unescape
 
@@ -203,7 +209,7 @@ def run(
         critic_max_new_tokens=critic_max_new_tokens,
         backend=backend, judge_mode=judge_mode, swap=swap, prompt=prompt, parser=parser, unparseable=unparseable,
         inconsistent_policy=inconsistent_policy, max_new_tokens=max_new_tokens, api_base=api_base,
-        chunk_size=chunk_size,
+        chunk_size=chunk_size, max_consecutive_errors=max_consecutive_errors,
     )
     _run_with_progress(cfg, quiet)
 
@@ -270,6 +276,12 @@ def _run_with_progress(cfg, quiet: bool) -> None:  # type: ignore[no-untyped-def
     console.print(
         f"[green]done[/green]: {outcome.scored_now} items scored, {outcome.reused} reused -> {outcome.run_dir}"
     )
+    failed = (outcome.summary["results"].get("errors") or {}).get("n_items", 0)
+    if failed:
+        console.print(
+            f"[yellow]warning[/yellow]: {failed} item{'s' if failed != 1 else ''} failed at the backend and "
+            f"{'are' if failed != 1 else 'is'} not graded; rerun the same command to ask {'them' if failed != 1 else 'it'} again."
+        )
 
 
 @app.command()

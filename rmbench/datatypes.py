@@ -269,9 +269,12 @@ class Prediction:
 
     ``invalid`` marks an item the model could not score (e.g. an unparseable verdict); grading applies
     the run's explicit policy to it. ``tokens`` counts the tokens the model processed for this item.
+    ``error`` is set when the backend failed (a server kept answering 503): the item is then stored
+    as an error, not graded, and asked again on resume (:mod:`rmbench.item_errors`).
     """
 
     scores: Mapping[str, Any]
     tokens: int = 0
     invalid: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None

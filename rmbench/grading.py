@@ -87,6 +87,12 @@ def grade(example: Example, pred: Prediction, policies: Policies) -> Graded:
 
 
 def to_item(example: Example, pred: Prediction, policies: Policies, baselines: Mapping[str, Graded]) -> ItemResult:
+    """The stored result of one example; a prediction that failed at the backend becomes an error
+    item (not graded, see :mod:`rmbench.item_errors`)."""
+    if pred.error is not None:
+        from rmbench.item_errors import error_item
+
+        return error_item(example, pred)
     g = grade(example, pred, policies)
     extra = dict(pred.extra)
     if g.extra:

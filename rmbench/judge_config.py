@@ -71,4 +71,7 @@ def judge_adapter_options(cfg: Any, examples: Sequence[Example]) -> dict[str, An
         max_new_tokens=cfg.max_new_tokens, seed=cfg.seed,
         modes=tuple(dict.fromkeys(mode_for(cfg.judge_mode, e) for e in examples)),
     )
-    return {"judge": settings, "judge_backend": cfg.backend, "api_base": cfg.api_base}
+    return {
+        "judge": settings, "judge_backend": cfg.backend, "api_base": cfg.api_base,
+        "max_consecutive_errors": cfg.max_consecutive_errors,
+    }  # fmt: skip

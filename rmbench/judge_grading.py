@@ -42,6 +42,7 @@ from typing import Any
 
 from rmbench.datatypes import (
     Example,
+    ItemResult,
     MultiResponseExample,
     PairwiseExample,
     PointwiseExample,
@@ -300,3 +301,25 @@ def grade_judge_segments(example: Example, pred: Prediction, policies: Policies)
     metrics.update({f"resp_{k}": v for k, v in resp.items()})
     metrics["unparseable"] = _unparseable(block["asks"])
     return Graded(metrics, invalid=int(any(v is None for v in verdicts)))
+
+
+# ------------------------------------------------------------------------------ parser rule counts
+
+
+def verdict_rule_counts(items: Sequence[ItemResult]) -> dict[str, int] | None:
+    """How many judge replies each parser rule read (``how`` of every ask: ``strict-first-line``,
+    ``labelled``, ``last-mention``, ..., ``unparseable``), most frequent first; None without judge items.
+
+    The summary records it so a lenient run shows which rules produced its verdicts.
+    """
+    counts: dict[str, int] = {}
+    for it in items:
+        block = it.scores.get("judge") if isinstance(it.scores, Mapping) else None
+        if not isinstance(block, Mapping):
+            continue
+        for ask in block.get("asks") or []:
+            how = str(ask.get("how", "unparseable"))
+            counts[how] = counts.get(how, 0) + 1
+    if not counts:
+        return None
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

@@ -69,6 +69,7 @@ def build_adapter(
     judge: Any = None,
     judge_backend: str = "transformers",
     api_base: str | None = None,
+    max_consecutive_errors: int = 5,
 ) -> Adapter:
     """Build the adapter (and its backend) for ``model`` evaluated as ``kind``.
 
@@ -76,7 +77,8 @@ def build_adapter(
     and ``max_batch_size`` go to the backend; ``seed`` only matters to ``baseline:random``;
     ``reduction`` only to ``likelihood``; ``beta`` only to ``implicit``; ``process`` and ``threshold``
     (:mod:`rmbench.step_config`) only to ``process``; ``critic`` only to ``critic``; ``judge`` (a
-    :class:`~rmbench.adapters.judge.JudgeSettings`), ``judge_backend`` and ``api_base`` only to
+    :class:`~rmbench.adapters.judge.JudgeSettings`), ``judge_backend``, ``api_base`` and
+    ``max_consecutive_errors`` (failed requests in a row before an API backend stops sending) only to
     ``judge``. Invalid combinations raise :class:`UserError` before any model is loaded.
     """
     if kind not in KINDS:
@@ -110,7 +112,8 @@ def build_adapter(
             engine: Any = backend(model)
         else:
             engine = _generation_backend(model, judge_backend, api_base=api_base, dtype=dtype,
-                                         max_length=max_length, seed=seed)
+                                         max_length=max_length, seed=seed,
+                                         max_consecutive_errors=max_consecutive_errors)
         return JudgeAdapter(engine, judge or JudgeSettings(seed=seed), model_id=model)
     if kind in ("process", "critic"):
         from rmbench.step_config import build_step_adapter
@@ -136,7 +139,8 @@ def build_adapter(
 
 
 def _generation_backend(
-    model: str, name: str, *, api_base: str | None, dtype: str, max_length: int | None, seed: int
+    model: str, name: str, *, api_base: str | None, dtype: str, max_length: int | None, seed: int,
+    max_consecutive_errors: int = 5,
 ) -> Any:
     """A vLLM engine on a local model, or an OpenAI-compatible server serving ``model`` by name."""
     if name == "vllm":
@@ -154,7 +158,9 @@ def _generation_backend(
         base = api_base or os.environ.get("OPENAI_BASE_URL")
         if not base:
             raise UserError("--backend openai needs the server URL", hint="pass --api-base http://HOST:PORT/v1")
-        return OpenAIBackend(OpenAIOptions(base_url=base, model=model, retry_seed=seed))
+        return OpenAIBackend(
+            OpenAIOptions(base_url=base, model=model, retry_seed=seed, max_consecutive_failures=max_consecutive_errors)
+        )
     raise UserError(f"unknown judge backend '{name}'", hint=f"use one of: {', '.join(JUDGE_BACKENDS)}")
 
 

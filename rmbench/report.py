@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from rmbench.item_errors import error_notes
 from rmbench.report_judge import hidden_metrics, judge_lines, judge_notes
 
 
@@ -190,7 +191,7 @@ def _notes(summary: Mapping[str, Any]) -> list[str]:
                 notes.append(f"- subset `{name}`: response length alone gives {b['value'] * 100:.0f}% — a degenerate subset for length-biased models.")
     if res["overall"].get("invalid"):
         notes.append(f"- {res['overall']['invalid']} items could not be scored; policy: {summary['config']['invalid_policy']}.")
-    return notes + judge_notes(summary)
+    return notes + error_notes(summary) + judge_notes(summary)
 
 
 def render_terminal(summary: Mapping[str, Any], width: int = 100) -> Any:

@@ -1,9 +1,10 @@
 """The judge part of ``report.md``: how the judge was asked and read, and what its numbers mean.
 
 :func:`judge_lines` describes the run (template name and hash, swap, parser, the unparseable and
-inconsistent-pair policies); :func:`judge_notes` puts the position-bias and unparseable metrics in
-words and compares the judge with chance and with the response-length baseline, so a weak judge is
-reported as weak. :func:`hidden_metrics` names the per-item counts behind derived metrics (FELM's
+inconsistent-pair policies, how many replies each parser rule read); :func:`judge_notes` puts the
+position-bias and unparseable metrics in words and compares the judge with chance (below / above /
+not distinguishable, :func:`chance_verdict`) and with the response-length baseline, so a weak judge
+is reported as weak (the terminal report repeats these notes). :func:`hidden_metrics` names the per-item counts behind derived metrics (FELM's
 ``seg_tp`` ...), which the table leaves out (they stay in ``summary.json``).
 """
 
@@ -42,11 +43,15 @@ def judge_lines(summary: Mapping[str, Any]) -> list[str]:
         f"; pairs judged inconsistently across the two orders count as **{cfg.get('inconsistent_policy', 'half')}**"
         if ordered and judge.get("swap") == "both" else ""
     )
-    return [
+    lines = [
         f"- judge: backend `{model.get('backend', cfg.get('backend'))}`, mode `{judge.get('mode')}`, "
         f"prompt {named}, parser **{judge.get('parser')}**{swap}",
         f"- unparseable replies: {unparseable}count as **{cfg.get('invalid_policy')}**{inconsistent}",
     ]
+    rules = summary["results"].get("verdict_rules")
+    if rules:
+        lines.append("- replies read by parser rule: " + ", ".join(f"`{how}` {n}" for how, n in rules.items()))
+    return lines
 
 
 def judge_notes(summary: Mapping[str, Any]) -> list[str]:
@@ -92,13 +97,35 @@ def _chance_notes(res: Mapping[str, Any]) -> list[str]:
     est = m.get(primary) or {}
     if primary == "accuracy" and est.get("value") is not None and "first_slot" in m:
         length = (res["overall"].get("baselines", {}).get("length") or {}).get("accuracy") or {}
-        at_chance = est.get("low") is not None and est["low"] <= 0.5 <= est["high"]
-        verdict = "**not distinguishable from a coin flip**" if at_chance else "above chance"
+        verdict = chance_verdict(est, unparsed=(m.get("unparseable") or {}).get("value") or 0.0)
         base = f"; the response-length baseline scores {_pct(length)}%" if length.get("value") is not None else ""
         out.append(f"- against baselines: random choice scores 50% in expectation; this judge is {verdict}{base}.")
     if "seg_f1" in m:
         out.append(_felm_note(m))
     return out
+
+
+def chance_verdict(est: Mapping[str, Any], chance: float = 0.5, unparsed: float = 0.0) -> str:
+    """Where an estimate's interval lies against ``chance``: below, above, or not distinguishable.
+
+    Only the interval decides (a point estimate of 0.0 with the interval [0.0, 0.0] is *below*
+    chance); without an interval (too few items) nothing is claimed.
+
+    >>> chance_verdict({"value": 0.0, "low": 0.0, "high": 0.0})
+    '**below chance**'
+    >>> chance_verdict({"value": 0.8, "low": 0.7, "high": 0.9}), chance_verdict({"value": 0.5, "low": 0.4, "high": 0.6})
+    ('above chance', '**not distinguishable from chance**')
+    """
+    low, high = est.get("low"), est.get("high")
+    if est.get("value") is None:
+        return "without a value"
+    if low is None or high is None:
+        return "without an interval to compare with chance"
+    if high < chance:
+        return "**below chance**" + (" (unparseable replies count against it)" if unparsed > 0 else "")
+    if low > chance:
+        return "above chance"
+    return "**not distinguishable from chance**"
 
 
 def _felm_note(m: Mapping[str, Any]) -> str:
@@ -110,15 +137,7 @@ def _felm_note(m: Mapping[str, Any]) -> str:
     pos, neg = total("seg_tp") + total("seg_fn"), total("seg_fp") + total("seg_tn")
     const_f1 = 2 * pos / (2 * pos + neg) if pos + neg else float("nan")
     bal = m.get("seg_balanced_accuracy") or {}
-    if bal.get("low") is None:
-        where = "without an interval"
-    elif bal["high"] < 0.5:
-        unparsed = (m.get("unparseable") or {}).get("value") or 0.0
-        where = "**below chance**" + (" (unparseable replies count against it)" if unparsed > 0 else "")
-    elif bal["low"] > 0.5:
-        where = "above chance"
-    else:
-        where = "**not distinguishable from chance**"
+    where = chance_verdict(bal, unparsed=(m.get("unparseable") or {}).get("value") or 0.0)
     return (
         f"- against baselines: a judge that calls every segment non-factual gets segment F1 "
         f"{const_f1 * 100:.1f} (recall 100); any constant or random judge has balanced accuracy 50. "

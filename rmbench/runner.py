@@ -23,6 +23,7 @@ from rmbench.datatypes import Example, ItemResult, content_hash
 from rmbench.errors import UserError
 from rmbench.examples import ExampleSet, load_examples
 from rmbench.grading import Graded, Policies, grade, to_item
+from rmbench.item_errors import DEFAULT_MAX_CONSECUTIVE, ConsecutiveErrors, pending_examples
 from rmbench.judge_config import effective_invalid_policy, judge_adapter_options
 from rmbench.results import (
     ITEMS_FILE,
@@ -104,6 +105,8 @@ class RunConfig:
     inconsistent_policy: str = "half"  # half | wrong
     max_new_tokens: int | None = None
     api_base: str | None = None  # --backend openai: the server's /v1 URL
+    # backend errors (rmbench.item_errors): stop after this many failed items in a row (0: never)
+    max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE
 
     def __post_init__(self) -> None:
         validate_run_config(self)  # every option is checked before any data or model is loaded
@@ -266,7 +269,7 @@ def _run_locked(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, run_dir: Pa
         _check_resume(run_dir, plain, with_model=False)
     ident = identity_hash(plain)
     check_item_identities(run_dir / ITEMS_FILE, read, ident, manifest_path.exists())
-    pending = [e for e in exset.examples if e.id not in existing]
+    pending = pending_examples(exset.examples, existing)  # error items are asked again
     adapter: Any = None
     if cfg.scores_file is not None:  # always read: a changed scores file must be refused on resume
         from rmbench.adapters.precomputed import PrecomputedAdapter
@@ -298,8 +301,10 @@ def _run_locked(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, run_dir: Pa
     length = LengthBaseline() if cfg.baselines else None
     scored = 0
     if pending and adapter is not None:
+        done_before = len(exset.examples) - len(pending)
         if progress:
-            progress(len(existing), len(exset.examples))
+            progress(done_before, len(exset.examples))
+        streak = ConsecutiveErrors(cfg.max_consecutive_errors)
         with ItemWriter(run_dir / ITEMS_FILE, identity=ident) as writer:
             size = chunk_size_for(cfg)
             for start in range(0, len(pending), size):
@@ -308,7 +313,8 @@ def _run_locked(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, run_dir: Pa
                 writer.write_many(items)
                 scored += len(chunk)
                 if progress:
-                    progress(len(existing) + scored, len(exset.examples))
+                    progress(done_before + scored, len(exset.examples))
+                streak.check(items)  # after the write: an abort keeps everything scored
     all_items = read_items(run_dir / ITEMS_FILE).items
     ordered = [all_items[e.id] for e in exset.examples if e.id in all_items]
     wall = time.perf_counter() - t0

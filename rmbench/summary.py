@@ -31,6 +31,8 @@ import numpy as np
 from rmbench.aggregates import aggregate, subset_weighted_mean
 from rmbench.datatypes import ItemResult
 from rmbench.grading import Policies, grade_clusters
+from rmbench.item_errors import errors_block, split_errors
+from rmbench.judge_grading import verdict_rule_counts
 from rmbench.subset_means import MIN_CLUSTERS, content_key, seeded_rng, subsets_section
 
 SUMMARY_SCHEMA = "rmbench.run-summary/1"
@@ -142,7 +144,7 @@ def compute_results(run: Mapping[str, Any], items: Sequence[ItemResult]) -> dict
     cfg = run["config"]
     seed, n_resamples, confidence = int(cfg["seed"]), int(cfg["n_bootstrap"]), float(cfg["confidence"])
     scoring = run["task"].get("scoring", {})
-    items = sorted(items, key=lambda it: it.id)
+    items, failed = split_errors(sorted(items, key=lambda it: it.id))  # backend errors are not graded
     metrics = metric_names(items)
     baselines = sorted({b for it in items for b in it.baselines})
     policies = Policies(cfg.get("tie_policy", "wrong"), cfg.get("invalid_policy", "wrong"))
@@ -165,6 +167,10 @@ def compute_results(run: Mapping[str, Any], items: Sequence[ItemResult]) -> dict
                                         scoring.get("subset_metrics") or {}, results["primary_metric"])
     results["tokens_scored"] = int(sum(int(it.scores.get("tokens", 0) or 0) for it in items))
     results["warnings"] = warnings(results)
+    results["errors"] = errors_block(failed)
+    rules = verdict_rule_counts(items)
+    if rules is not None:
+        results["verdict_rules"] = rules  # judges: how many replies each parser rule read
     return results
 
 

@@ -138,3 +138,55 @@ def test_rule_names_are_reported() -> None:
 def test_unknown_parser_is_an_error() -> None:
     with pytest.raises(ValueError):
         parse_choice("A", AB, parser="fuzzy")  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------ non-answers stay unparseable (issue 10.5)
+
+
+@pytest.mark.parametrize(
+    ("reply", "choices"),
+    [
+        ("Neither A nor B is correct", AB),
+        ("Neither A nor B is correct.", ABT),
+        ("Not A", AB),
+        ("not B.", AB),
+        ("I cannot decide between A and B", AB),
+        ("I can't decide between Reply A and Reply B.", AB),
+        ("I am unable to choose between A and B.", AB),
+        ("There is no clear winner between A and B.", AB),
+        ("A is not better than B, and B is not better than A.", AB),
+        ("Reply A isn't correct.", AB),
+        ("The candidate does not say YES", YN),
+        ("I cannot determine whether the answer is YES or NO.", YN),
+    ],
+)
+def test_lenient_never_reads_a_negation_or_refusal_as_a_verdict(reply: str, choices: tuple[str, ...]) -> None:
+    for position in ("first", "last"):
+        assert parse_choice(reply, choices, parser="lenient", position=position).value is None  # type: ignore[arg-type]
+        assert parse_choice(reply, choices, parser="strict", position=position).value is None  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("reply", "lenient"),
+    [
+        ("B is better, not A.", "B"),
+        ("I prefer Reply A rather than Reply B.", "A"),
+        ("After some doubt I could not decide at first. Verdict: B", "B"),
+        ("Reply A is wrong. Reply B is correct.", "B"),
+    ],
+)
+def test_lenient_still_reads_verdicts_next_to_negations(reply: str, lenient: str) -> None:
+    assert parse_choice(reply, AB, parser="lenient").value == lenient
+
+
+@pytest.mark.parametrize("reply", ["A?", "B?", "Verdict: A?", "[[A]]?", "YES?"])
+def test_a_question_is_not_a_verdict(reply: str) -> None:
+    choices = YN if "YES" in reply else AB
+    assert parse_choice(reply, choices, parser="strict").value is None
+    assert parse_choice(reply, choices, parser="lenient").value is None
+
+
+@pytest.mark.parametrize("reply", ["-3", "Rating: -3", "I'd say -3/10.", "−4", "Score -2"])
+def test_negative_ratings_are_not_read_as_positive(reply: str) -> None:
+    assert parse_rating(reply, parser="strict").value is None
+    assert parse_rating(reply, parser="lenient").value is None

@@ -44,9 +44,10 @@ class Reply:
     """What the stand-in server sends for one attempt: status, JSON body, headers, delay before it."""
 
     status: int = 200
-    body: dict[str, Any] = field(default_factory=dict)
+    body: Any = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    raw: bytes | None = None  # sent as is instead of ``body`` as JSON (a broken server)
 
 
 @dataclass
@@ -132,7 +133,7 @@ class StandInServer:
                         except Exception as exc:  # a bug in a test's responder: show it to the client
                             reply = Reply(500, {"error": {"message": f"responder failed: {exc!r}"}})
                     time.sleep(reply.delay_s)
-                    payload = json.dumps(reply.body).encode()
+                    payload = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
                     self.send_response(reply.status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
@@ -573,3 +574,86 @@ def test_vllm_server_matches_transformers(vllm_server: tuple[str, float], smollm
         f"\nvLLM server start-up {startup_s:.1f} s; verdict agreement with transformers {agree}/{len(gens)}"
     )
     assert agree == len(gens)
+
+
+# ------------------------------------------------- malformed bodies, odd types, consecutive failures
+
+
+def odd(**changes: Any) -> dict[str, Any]:
+    """A completion body with some fields replaced (``None`` values delete the field)."""
+    body = completion("A")
+    choice = body["choices"][0]
+    for key, value in changes.items():
+        target = choice["message"] if key == "content" else choice if key in ("message", "finish_reason") else body
+        if value is None:
+            target.pop(key, None)
+        else:
+            target[key] = value
+    return body
+
+
+def test_content_as_a_list_of_parts_is_joined(serve: Callable[[Responder], StandInServer]) -> None:
+    parts = [{"type": "text", "text": "Verdict: "}, {"type": "image_url", "image_url": {}}, {"type": "text", "text": "B"}]
+    server = serve(lambda body, before: Reply(body=odd(content=parts)))
+    [gen] = backend_for(server).generate([ask("x")])
+    assert gen.error is None and gen.text == "Verdict: B"
+
+
+@pytest.mark.parametrize(
+    ("body", "what"),
+    [
+        (odd(usage=5), "usage"),
+        (odd(content={"text": "A"}), "content"),
+        (odd(content=7), "content"),
+        (odd(message="A"), "message"),
+        (odd(choices=[]), "choices"),
+        (odd(choices=None), "choices"),
+        (odd(choices="A"), "choices"),
+        ([1, 2], "not a JSON object"),
+        (odd(usage={"prompt_tokens": "many"}), "usage"),
+        (odd(finish_reason=3), "finish_reason"),
+    ],
+)
+def test_odd_shapes_are_a_malformed_body_retried_then_an_error(
+    serve: Callable[[Responder], StandInServer], body: Any, what: str
+) -> None:
+    server = serve(lambda b, before: Reply(body=body))
+    [gen] = backend_for(server, max_retries=2).generate([ask("x")])
+    assert gen.finish_reason == "error" and gen.error is not None
+    assert "malformed response" in gen.error and what in gen.error, gen.error
+    assert gen.extra["attempts"] == 3 and len(server.seen) == 3
+
+
+def test_malformed_then_good_body_is_retried(serve: Callable[[Responder], StandInServer]) -> None:
+    def broken_twice(body: dict[str, Any], before: int) -> Reply:
+        return Reply(raw=b"<html>bad gateway</html>") if before < 2 else echo(body, before)
+
+    server = serve(broken_twice)
+    [gen] = backend_for(server).generate([ask("hi")])
+    assert (gen.error, gen.text, gen.extra["attempts"]) == (None, "echo: hi", 3)
+
+
+def test_after_n_consecutive_failures_the_rest_are_not_sent(serve: Callable[[Responder], StandInServer]) -> None:
+    server = serve(lambda body, before: Reply(503, {"error": {"message": "down for maintenance"}}))
+    backend = backend_for(server, max_retries=0, concurrency=1, max_consecutive_failures=3)
+    gens = backend.generate([ask(f"q{i}") for i in range(10)])
+    assert all(g.finish_reason == "error" for g in gens)
+    assert len(server.seen) == 3  # three requests failed in a row, seven never sent
+    assert all("down for maintenance" in (g.error or "") for g in gens)
+    assert "not sent" in (gens[-1].error or "")
+    assert backend.describe()["retries"]["max_consecutive_failures"] == 3
+    [again] = backend.generate([ask("later")])  # a new batch gives the server a new chance
+    assert len(server.seen) == 4 and "HTTP 503" in (again.error or "")
+
+
+def test_a_success_resets_the_consecutive_failure_count(serve: Callable[[Responder], StandInServer]) -> None:
+    def every_third_fails(body: dict[str, Any], before: int) -> Reply:
+        i = int(prompt_of(body)[1:])
+        return Reply(503, {"error": {"message": "busy"}}) if i % 3 else echo(body, before)
+
+    server = serve(every_third_fails)
+    gens = backend_for(server, max_retries=0, concurrency=1, max_consecutive_failures=3).generate(
+        [ask(f"q{i}") for i in range(9)]
+    )
+    assert [g.error is None for g in gens] == [i % 3 == 0 for i in range(9)]
+    assert len(server.seen) == 9

@@ -12,7 +12,9 @@ one :class:`Prediction` per example with a ``scores["judge"]`` block::
         {"key": "pair:chosen_second", ...}]}
 
 Unparseable replies are explicit: ``verdict`` is ``None``, the prediction is marked ``invalid`` and
-the grader applies the run's invalid policy. With ``retries = N`` (``--unparseable retry:N``) an
+the grader applies the run's invalid policy. A request the backend could not answer (a server that
+kept failing) is not a reply: its record keeps the server's ``error`` text, the prediction carries
+``error`` and the item is stored as an error, never graded (:mod:`rmbench.item_errors`). With ``retries = N`` (``--unparseable retry:N``) an
 unparseable reply is asked again up to N times, sampled at ``retry_temperature`` with a seed derived
 from (run seed, item id, question, attempt); earlier replies are kept.
 
@@ -204,19 +206,20 @@ class JudgeAdapter:
         probs = _normalised(gen.choice_logprobs, ask.choices) if ask.choices else None
         tokens = gen.prompt_tokens + gen.completion_tokens
         if earlier is None:
-            return Answer(gen.text, verdict.value, verdict.how, 1, probs, gen.finish_reason, tokens)
+            return Answer(gen.text, verdict.value, verdict.how, 1, probs, gen.finish_reason, tokens, error=gen.error)
         return Answer(
             gen.text, verdict.value, verdict.how, earlier.attempts + 1, earlier.probs, gen.finish_reason,
-            earlier.tokens + tokens, (*earlier.texts, earlier.text),
+            earlier.tokens + tokens, (*earlier.texts, earlier.text), error=gen.error,
         )
 
     def _retry(
         self, examples: Sequence[Example], plans: Sequence[tuple[JudgeMode, list[Ask]]],
         flat: Sequence[tuple[int, int]], requests: Sequence[GenerationRequest], answers: list[Answer],
     ) -> list[Answer]:
-        """Re-ask unparseable questions up to ``retries`` times with seeded sampling."""
+        """Re-ask unparseable questions up to ``retries`` times with seeded sampling (backend errors are
+        not re-asked here: they are stored as errors and asked again, unchanged, when the run resumes)."""
         for attempt in range(1, self.settings.retries + 1):
-            todo = [k for k, a in enumerate(answers) if a.verdict is None]
+            todo = [k for k, a in enumerate(answers) if a.verdict is None and a.error is None]
             if not todo:
                 break
             again = []

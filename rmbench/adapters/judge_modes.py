@@ -84,9 +84,12 @@ class Answer:
     finish_reason: str = "stop"
     tokens: int = 0
     texts: tuple[str, ...] = ()  # earlier unparseable replies, when retried
+    error: str | None = None  # the backend's failure (server status and message): not a verdict
 
     def record(self) -> dict[str, Any]:
         out: dict[str, Any] = {"verdict": self.verdict, "how": self.how, "text": self.text}
+        if self.error is not None:
+            out["error"] = self.error
         if self.probs is not None:
             out["probs"] = dict(self.probs)
         if self.attempts > 1:
@@ -267,12 +270,17 @@ def assemble(
             slot = int(rec["verdict"]) - 1 if rec["verdict"] is not None else None
             rec["picked"] = rec["order"][slot] if slot is not None else None
             rec["picked_correct"] = None if slot is None else rec["picked"] < n_correct
-    n_unparsed = sum(a.verdict is None for a in answers)
+    failed = [a.error for a in answers if a.error is not None]
+    n_unparsed = sum(a.verdict is None and a.error is None for a in answers)
+    extra = {"judge_requests": len(asks), "judge_unparseable": n_unparsed}
+    if failed:
+        extra["judge_failed_requests"] = len(failed)
     return Prediction(
         scores={"judge": block},
         tokens=sum(a.tokens for a in answers),
         invalid=n_unparsed > 0,
-        extra={"judge_requests": len(asks), "judge_unparseable": n_unparsed},
+        extra=extra,
+        error=f"{len(failed)} of {len(answers)} judge requests failed: {failed[0]}" if failed else None,
     )
 
 

@@ -16,9 +16,15 @@ so a summary can show how often each rule fired.
 finally the last standalone mention of a choice (for ``A``, an English article such as "A good
 answer" is not a mention). ``<think>...</think>`` blocks are removed before parsing.
 
-Choices are compared case-insensitively, after removing markdown and trailing punctuation. Lenient
-parsing also reads synonyms as a whole verdict line or in a labelled verdict: ``correct``/``incorrect``
-and ``true``/``false`` for yes/no, ``tie``/``equal``/``draw``/``neither``/``C`` for a tie.
+Choices are compared case-insensitively, after removing markdown and trailing punctuation (a
+question mark is not removed: ``A?`` asks, it does not answer). Lenient parsing also reads synonyms
+as a whole verdict line or in a labelled verdict: ``correct``/``incorrect`` and ``true``/``false``
+for yes/no, ``tie``/``equal``/``draw``/``neither``/``C`` for a tie.
+
+Non-answers stay unparseable under both parsers. The lenient rules that read prose skip a mention
+that is *negated* (``not A``, ``neither A nor B``, ``A is not better``, ``A rather than B``), *asked*
+(``A?``) or inside a *refusal* sentence (``I cannot decide between A and B``, ``no clear winner``),
+see :func:`_denied`. Ratings never read a number with a minus sign (``-3``) as positive.
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 _THINK = re.compile(r"<think>.*?(</think>|$)", re.S | re.I)
 _DECOR = " \t*_`'\"“”‘’#>"
-_TRAIL = ".,:;!?)]}"
+_TRAIL = ".,:;!)]}"
 _LABEL = (
     r"(?:final\s+)?(?:verdict|answer|decision|choice|judg(?:e)?ment|conclusion|rating|grade|score|"
     r"output|selection|winner|preferred\s+(?:reply|response|output))"
@@ -159,9 +165,51 @@ def _choice_pattern(choices: Sequence[str], synonyms: bool) -> str:
     return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
 
 
+# A mention right after these (within three words, same sentence) is denied: "not A", "nor B",
+# "isn't really A", "not better than Reply B", "rather than B".
+_NEGATED_BEFORE = re.compile(
+    r"(?:\b(?:not|never|neither|nor|rather\s+than|instead\s+of)|n't)\s+(?:[\w*_`'\"]+\s+){0,3}?[\W_]*$", re.I
+)
+# ... or followed by a negated copula: "A is not better", "A isn't correct".
+_NEGATED_AFTER = re.compile(r"^[\s*_`'\")\]]*(?:(?:is|was|are|would\s+be)\s+not\b|(?:is|was|are)n't\b)", re.I)
+_ASKED = re.compile(r"^[*_`'\")\]]*\s*\?")
+_REFUSAL = re.compile(
+    r"\b(?:can\s*not|can't|cannot|could\s*not|couldn't|unable\s+to|impossible\s+to|not\s+possible\s+to|"
+    r"refuse\s+to|won't|will\s+not)\s+(?:\w+\s+){0,2}?(?:decide|determine|choose|pick|select|tell|say|judge|"
+    r"evaluate|compare|distinguish|rank)\b|\bno\s+(?:clear\s+)?(?:winner|preference|verdict|decision)\b|"
+    r"\btoo\s+close\s+to\s+call\b|\bundecided\b",
+    re.I,
+)
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n")
+
+
+def _sentence(body: str, start: int, end: int) -> tuple[int, int]:
+    """Bounds of the sentence (or line) around ``body[start:end]``."""
+    left = max((m.end() for m in _SENTENCE_END.finditer(body, 0, start)), default=0)
+    right = _SENTENCE_END.search(body, end)
+    return left, right.end() if right else len(body)
+
+
+def _denied(body: str, start: int, token_end: int) -> bool:
+    """Whether a mention spanning ``body[start:token_end]`` is negated, asked or refused, not stated.
+
+    >>> _denied("Not A", 4, 5), _denied("I cannot decide between A and B", 24, 25), _denied("B is better", 0, 1)
+    (True, True, False)
+    """
+    left, right = _sentence(body, start, token_end)
+    return bool(
+        _NEGATED_BEFORE.search(body[max(left, start - 80) : start])  # three words back: a short window
+        or _NEGATED_AFTER.match(body[token_end:right])
+        or _ASKED.match(body[token_end:])
+        or _REFUSAL.search(body[left:right])
+    )
+
+
 def _last(pattern: str, body: str, choices: Sequence[str], synonyms: bool) -> str | None:
     hits = list(re.finditer(pattern, body, re.I))
     for m in reversed(hits):
+        if _denied(body, m.start(), m.end("c")):
+            continue
         found = _canonical(m.group("c"), choices, synonyms)
         if found is not None:
             return found
@@ -201,7 +249,7 @@ def _mention(body: str, choices: Sequence[str]) -> str | None:
     flags = 0 if all(len(c) == 1 for c in choices) else re.I  # single letters: upper case only
     for m in reversed(list(re.finditer(boundary + r"(?P<c>" + alt + r")" + after, body, flags))):
         token = m.group("c")
-        if token == "A" and _is_article(body, m.end()):
+        if (token == "A" and _is_article(body, m.end())) or _denied(body, m.start(), m.end()):
             continue
         found = _canonical(token, choices, synonyms=False)
         if found is not None:
@@ -226,6 +274,8 @@ _LENIENT_RULES = (
 
 # ---------------------------------------------------------------------------------------- ratings
 
+_UNSIGNED = r"(?<![\-\u2212])"  # a number right after a minus sign (ASCII or U+2212) is negative, not a grade
+
 
 def parse_rating(
     text: str, *, low: int = 1, high: int = 10, parser: ParserName = "strict", position: Position = "first"
@@ -247,17 +297,19 @@ def parse_rating(
         return UNPARSEABLE
     body, lines = split
     line = lines[0] if position == "first" else lines[-1]
-    m = re.fullmatch(r"[\s*_`#>]*(?:" + _LABEL + r"\s*[:=\-]\s*)?[\[(]*\s*(\d{1,2})\s*[\])]*[\s.*_`]*", line, re.I)
+    m = re.fullmatch(
+        r"[\s*_`#>]*(?:" + _LABEL + r"\s*[:=\-]\s*)?[\[(]*\s*" + _UNSIGNED + r"(\d{1,2})\s*[\])]*[\s.*_`]*", line, re.I
+    )
     if m and low <= int(m.group(1)) <= high:
         return Verdict(m.group(1), f"strict-{position}-line")
     if parser == "strict":
         return UNPARSEABLE
-    number = r"(\d{1,2}(?:\.\d+)?)"
+    number = _UNSIGNED + r"(\d{1,2}(?:\.\d+)?)"
     rules = (
         ("double-brackets", r"\[\[\s*" + number + r"\s*\]\]"),
         ("out-of", number + r"\s*(?:/|out\s+of)\s*" + str(high) + r"(?!\d)"),
         ("labelled", _LABEL + r"\**\s*(?:is|of|:|=|-)\s*[*_`\[(]*\s*" + number + r"(?![\d])"),
-        ("last-number", r"(?<![\w.])" + number + r"(?![\w]|\.\d|/)"),
+        ("last-number", r"(?<![\w./])" + number + r"(?![\w]|\.\d|/)"),
     )
     for how, pat in rules:
         for hit in reversed(list(re.finditer(pat, body, re.I))):

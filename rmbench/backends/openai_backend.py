@@ -4,11 +4,17 @@ Requests go out concurrently (asyncio with an ``httpx.AsyncClient``, at most ``c
 flight) and come back in the caller's order; :meth:`OpenAIBackend.generate` is synchronous and runs
 its own event loop. Failures are handled by kind:
 
-- HTTP 429, HTTP 5xx, connection errors and timeouts are retried up to ``max_retries`` times with
+- HTTP 429, HTTP 5xx, connection errors, timeouts and malformed HTTP 200 bodies (not JSON, or odd
+  types: see :mod:`rmbench.backends.openai_response`) are retried up to ``max_retries`` times with
   exponential backoff and jitter (``Retry-After`` / ``retry-after-ms`` honoured when sent). The jitter
   of request ``i`` comes from ``random.Random(f"{retry_seed}:{i}")``, so waits do not depend on
-  scheduling. A request that still fails becomes ``Generation(finish_reason="error", error=...)``:
-  it is never dropped, and the caller decides how to count it.
+  scheduling. A request that still fails becomes ``Generation(finish_reason="error", error=...)``
+  whose ``error`` keeps the server's status and message: it is never dropped and never a verdict;
+  the judge records it as a backend error (see :mod:`rmbench.item_errors`).
+- After ``max_consecutive_failures`` requests in a row have failed (0: never), the server is taken
+  to be down: requests of the same :meth:`OpenAIBackend.generate` call that have not started are
+  not sent and come back as errors carrying the last server message, so an outage ends a batch in
+  seconds instead of retrying every request.
 - Any other HTTP 4xx (bad request, unknown model, missing key) raises :class:`UserError` naming the
   status and the server's own message: retrying cannot help, and every later request would fail alike.
 
@@ -32,7 +38,6 @@ import asyncio
 import concurrent.futures
 import email.utils
 import importlib
-import math
 import os
 import random
 import time
@@ -42,6 +47,12 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from rmbench.backends import Generation, GenerationRequest
+from rmbench.backends.openai_response import (  # noqa: F401  (re-exported: part of this module's API)
+    MalformedResponse,
+    first_token_candidates,
+    match_choice_logprobs,
+    read_completion,
+)
 from rmbench.errors import BackendRefused, UserError
 
 API_INSTALL_HINT = "pip install 'rmbench[api]'"
@@ -75,7 +86,8 @@ class OpenAIOptions:
     fails with a retryable error waits ``min(backoff_max_s, backoff_initial_s * 2**k)`` times a
     jitter factor in [0.5, 1), or the server's ``Retry-After`` capped at ``retry_after_max_s``.
     ``top_logprobs`` alternatives are asked for on requests with ``choices`` (0 never asks, for
-    servers that reject ``logprobs``).
+    servers that reject ``logprobs``). ``max_consecutive_failures`` failed requests in a row (after
+    their retries) stop the rest of a batch from being sent (0: send everything).
     """
 
     base_url: str
@@ -89,6 +101,7 @@ class OpenAIOptions:
     retry_after_max_s: float = 300.0
     retry_seed: int = 0
     top_logprobs: int = MAX_TOP_LOGPROBS
+    max_consecutive_failures: int = 5
 
     def __post_init__(self) -> None:
         if urlsplit(self.base_url).scheme not in ("http", "https") or not urlsplit(self.base_url).hostname:
@@ -102,6 +115,8 @@ class OpenAIOptions:
             raise UserError(f"concurrency must be at least 1, got {self.concurrency}")
         if self.max_retries < 0:
             raise UserError(f"max_retries must be 0 or more, got {self.max_retries}")
+        if self.max_consecutive_failures < 0:
+            raise UserError(f"max_consecutive_failures must be 0 or more, got {self.max_consecutive_failures}")
         for name in ("timeout_s", "backoff_initial_s", "backoff_max_s", "retry_after_max_s"):
             if not getattr(self, name) > 0:
                 raise UserError(f"{name} must be positive, got {getattr(self, name)}")
@@ -192,48 +207,6 @@ def is_retryable_status(status: int) -> bool:
     return status == 429 or 500 <= status <= 599
 
 
-def match_choice_logprobs(candidates: Mapping[str, float], choices: Sequence[str]) -> dict[str, float]:
-    """Log-probability of each choice's first token among the tokens reported at one position.
-
-    ``candidates`` maps decoded token text to its natural-log probability (the top alternatives at
-    the first generated position). Without the server's tokenizer, "the first token of the choice"
-    is approximated as: the candidate equal to the choice, else the longest candidate that is a
-    non-empty prefix of it (``"YES"`` -> ``"Y"`` if the model splits it so). This is the rule of the
-    local backends (log-prob of the first token of the choice encoded without special tokens), so
-    whitespace variants (``" A"``) do not count for ``"A"``. Matching is case-sensitive. Choices
-    with no match are left out: their log-probability is below the smallest one reported.
-
-    >>> match_choice_logprobs({"A": -0.5, " A": -2.0, "Y": -1.5}, ["A", "YES", "C"])
-    {'A': -0.5, 'YES': -1.5}
-    """
-    out: dict[str, float] = {}
-    for choice in choices:
-        if choice in candidates:
-            out[choice] = float(candidates[choice])
-            continue
-        prefixes = [token for token in candidates if token and choice.startswith(token)]
-        if prefixes:
-            out[choice] = float(candidates[max(prefixes, key=len)])
-    return out
-
-
-def first_token_candidates(choice: Mapping[str, Any]) -> dict[str, float] | None:
-    """Token text -> log-prob at the first generated position of one response choice (the sampled
-    token and its ``top_logprobs``); None when the server sent no log-probs."""
-    logprobs = choice.get("logprobs")
-    content = logprobs.get("content") if isinstance(logprobs, Mapping) else None
-    if not content or not isinstance(content[0], Mapping):
-        return None
-    first = content[0]
-    entries = [first, *(first.get("top_logprobs") or [])]
-    out: dict[str, float] = {}
-    for entry in entries:
-        token, lp = entry.get("token"), entry.get("logprob")
-        if isinstance(token, str) and isinstance(lp, int | float) and math.isfinite(lp):
-            out[token] = max(float(lp), out.get(token, -math.inf))
-    return out or None
-
-
 def server_message(body: bytes, limit: int = 500) -> str:
     """The server's error text: ``error.message`` or ``message`` of a JSON body, else the raw body."""
     import json
@@ -271,6 +244,8 @@ class OpenAIBackend:
         self._http = import_http_client()
         self._url = chat_completions_url(options.base_url)
         self._server_models: set[str] = set()
+        self._consecutive_failures = 0
+        self._last_failure = ""
         self.stats = ApiStats()
 
     # ------------------------------------------------------------------------------ public
@@ -285,6 +260,7 @@ class OpenAIBackend:
         if not reqs:
             return []
         started = time.perf_counter()
+        self._consecutive_failures = 0  # each batch gives the server a fresh chance
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -329,12 +305,13 @@ class OpenAIBackend:
             "timeout_s": o.timeout_s,
             "retries": {
                 "max_retries": o.max_retries,
-                "retry_on": "HTTP 429, HTTP 5xx, connection errors, timeouts",
+                "retry_on": "HTTP 429, HTTP 5xx, connection errors, timeouts, malformed HTTP 200 bodies",
                 "backoff_initial_s": o.backoff_initial_s,
                 "backoff_max_s": o.backoff_max_s,
                 "jitter": "x U[0.5, 1), seeded per request",
                 "retry_after_max_s": o.retry_after_max_s,
                 "seed": o.retry_seed,
+                "max_consecutive_failures": o.max_consecutive_failures,
             },
             "top_logprobs": o.top_logprobs,
             "http_client": f"{self._http.__name__} {getattr(self._http, '__version__', '?')}",
@@ -399,6 +376,8 @@ class OpenAIBackend:
         for attempt in range(o.max_retries + 1):
             wait: float | None = None
             async with semaphore:
+                if self._server_down():
+                    return self._not_sent(error if attempt else "")
                 self.stats.attempts += 1
                 try:
                     response = await asyncio.wait_for(client.post(self._url, json=body), o.timeout_s)
@@ -412,25 +391,53 @@ class OpenAIBackend:
                 else:
                     status = response.status_code
                     if status == 200:
-                        return self._parse(response.content, request, attempt + 1)
-                    message = server_message(response.content)
-                    if not is_retryable_status(status):
-                        raise self._client_error(status, message)
-                    error = f"HTTP {status}: {message}"
-                    wait = retry_after_seconds(response.headers)
+                        try:
+                            gen = read_completion(response.content, request.choices, attempt + 1)
+                        except MalformedResponse as exc:
+                            error = f"malformed response (HTTP 200): {exc}; body: {server_message(response.content, 200)}"
+                        else:
+                            self._record_success(gen)
+                            return gen
+                    else:
+                        message = server_message(response.content)
+                        if not is_retryable_status(status):
+                            raise self._client_error(status, message)
+                        error = f"HTTP {status}: {message}"
+                        wait = retry_after_seconds(response.headers)
             if attempt < o.max_retries:
                 self.stats.retries += 1
                 if wait is None:
                     wait = backoff_seconds(attempt, o.backoff_initial_s, o.backoff_max_s, rng)
                 await asyncio.sleep(min(wait, o.retry_after_max_s))
-        self.stats.failed += 1
         attempts = o.max_retries + 1
+        error = f"{error} (gave up after {attempts} attempt{'s' if attempts > 1 else ''})"
+        self._record_failure(error)
+        return Generation(text="", finish_reason="error", error=error, extra={"attempts": attempts})
+
+    def _server_down(self) -> bool:
+        limit = self.options.max_consecutive_failures
+        return limit > 0 and self._consecutive_failures >= limit
+
+    def _not_sent(self, own_error: str) -> Generation:
+        """An error for a request left (or no longer retried) because the server looks down."""
+        self.stats.failed += 1
+        n = self._consecutive_failures
+        what = f"{own_error}; not retried" if own_error else "not sent"
         return Generation(
-            text="",
-            finish_reason="error",
-            error=f"{error} (gave up after {attempts} attempt{'s' if attempts > 1 else ''})",
-            extra={"attempts": attempts},
+            text="", finish_reason="error", extra={"attempts": 0},
+            error=f"{what}: the server failed {n} requests in a row; last: {self._last_failure}",
         )
+
+    def _record_success(self, gen: Generation) -> None:
+        self._consecutive_failures = 0
+        server_model = gen.extra.get("server_model")
+        if isinstance(server_model, str):
+            self._server_models.add(server_model)
+
+    def _record_failure(self, error: str) -> None:
+        self.stats.failed += 1
+        self._consecutive_failures += 1
+        self._last_failure = error
 
     def _client_error(self, status: int, message: str) -> UserError:
         o = self.options
@@ -447,41 +454,3 @@ class OpenAIBackend:
         elif "logprob" in message.lower():
             hint = "this server rejects log-prob requests: set top_logprobs to 0"
         return UserError(f"HTTP {status} from {where}: {message}", hint=hint)
-
-    def _parse(self, content: bytes, request: GenerationRequest, attempts: int) -> Generation:
-        import json
-
-        try:
-            data = json.loads(content)
-            choice = data["choices"][0]
-            message = choice.get("message") or {}
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-            self.stats.failed += 1
-            return Generation(
-                text="",
-                finish_reason="error",
-                error=f"malformed response (no choices[0].message): {server_message(content, 200)}",
-                extra={"attempts": attempts},
-            )
-        server_model = data.get("model")
-        if isinstance(server_model, str):
-            self._server_models.add(server_model)
-        raw_reason = choice.get("finish_reason") or "stop"
-        usage = data.get("usage") or {}
-        extra: dict[str, Any] = {"attempts": attempts, "server_model": server_model}
-        if raw_reason not in ("stop", "length"):
-            extra["finish_reason_raw"] = raw_reason
-        choice_logprobs = None
-        if request.choices:
-            candidates = first_token_candidates(choice)
-            if candidates is not None:
-                choice_logprobs = match_choice_logprobs(candidates, request.choices)
-                extra["first_token_logprob_floor"] = min(candidates.values())
-        return Generation(
-            text=message.get("content") or "",
-            finish_reason="length" if raw_reason == "length" else "stop",
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
-            choice_logprobs=choice_logprobs,
-            extra=extra,
-        )
