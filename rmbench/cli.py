@@ -449,10 +449,15 @@ def leaderboard_build(
     n_bootstrap: Annotated[int, typer.Option(help="Resamples for the pairwise tie tests.")] = 10000,
 ) -> None:
     """Collect runs into a versioned leaderboard JSON (schema rmbench.leaderboard/1, docs/leaderboard.md)."""
-    from rmbench.leaderboard import build_leaderboard, render_summary_table, write_leaderboard
+    from rmbench.leaderboard import (
+        build_leaderboard,
+        default_output_path,
+        render_summary_table,
+        write_leaderboard,
+    )
 
     doc = build_leaderboard(runs, runs_root=runs_root, n_resamples=n_bootstrap)
-    path = out or Path("leaderboards") / f"{doc['task']['name']}.json"
+    path = out or default_output_path(doc)
     write_leaderboard(doc, path)
     _console().print(render_summary_table(doc))
     _console(stderr=True).print(f"[green]wrote[/green] {path} ({len(doc['entries'])} entries)")

@@ -113,7 +113,9 @@ def load_prompt(name_or_path: str | Path) -> PromptTemplate:
     text = str(name_or_path)
     is_path = isinstance(name_or_path, Path) or "/" in text or "\\" in text or text.endswith((".j2", ".jinja", ".txt"))
     if not is_path:
-        path = PROMPTS_DIR / f"{text}.j2"
+        from rmbench.names import check_name
+
+        path = PROMPTS_DIR / f"{check_name(text, 'prompt template name')}.j2"
         if not path.is_file():
             import difflib
 

@@ -9,7 +9,6 @@ missing items. A run directory whose ``run.json`` describes a different configur
 from __future__ import annotations
 
 import platform
-import re
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +24,7 @@ from rmbench.errors import UserError
 from rmbench.examples import ExampleSet, load_examples
 from rmbench.grading import Graded, Policies, grade, to_item
 from rmbench.judge_config import effective_invalid_policy, judge_adapter_options
+from rmbench.names import check_name, slugify
 from rmbench.results import (
     ITEMS_FILE,
     REPORT_FILE,
@@ -127,13 +127,12 @@ class RunOutcome:
     reused: int
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[-60:] or "model"
-
-
 def default_run_dir(cfg: RunConfig, task_name: str) -> Path:
+    """``runs/<task>/<model slug>-<kind>-<hash>``; every part is a safe name (:mod:`rmbench.names`), so
+    neither a task name nor a model id can place the folder outside ``runs/``."""
     tag = content_hash([cfg.evaluator_settings(), cfg.limit, sorted(cfg.subsets), cfg.seed])[:8]
-    return Path("runs") / task_name / f"{_slug(cfg.model)}-{cfg.kind}-{tag}"
+    folder = check_name(f"{slugify(cfg.model)}-{slugify(cfg.kind, fallback='kind')}-{tag}", "run folder name")
+    return Path("runs") / check_name(task_name, "task name") / folder
 
 
 def _environment() -> dict[str, Any]:

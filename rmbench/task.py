@@ -165,8 +165,12 @@ class TaskSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _name_ok(cls, v: str) -> str:
-        if not v or any(c.isspace() for c in v):
-            raise ValueError("task name must be a non-empty word (use '-' instead of spaces)")
+        # The name becomes part of paths (runs/<task>/..., leaderboards/<task>.json): a safe word only.
+        from rmbench.names import name_problem
+
+        problem = name_problem(v)
+        if problem:
+            raise ValueError(f"task name {problem}; use '-' instead of spaces")
         return v
 
 
