@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -29,17 +30,29 @@ REPORT_FILE = "report.md"
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see either the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise naming_path(exc, path) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise naming_path(exc, path) from None
         raise
+
+
+def naming_path(exc: OSError, path: Path) -> OSError:
+    """The same error (errno, reason, hence type: ``PermissionError``, ...) naming ``path``: the file the
+    user asked for, not a temporary file next to it, and a path even where the OS gives none (a failed
+    write or flush on a full disk)."""
+    return OSError(exc.errno, exc.strerror or str(exc), str(path))
 
 
 def atomic_write_json(path: Path, payload: Any) -> None:
@@ -96,23 +109,38 @@ class ItemWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._f: IO[str] = path.open("a", encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._f: IO[str] = path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise naming_path(exc, path) from None
 
     def write_many(self, items: Iterable[ItemResult]) -> None:
-        for item in items:
-            self._f.write(json.dumps(item.to_dict(), ensure_ascii=False) + "\n")
-        self._f.flush()
-        os.fsync(self._f.fileno())
+        """Append and fsync; an ``OSError`` (disk full, ...) names the file. Lines written by earlier calls
+        are untouched; a line cut short here is dropped and rescored on resume (:func:`read_items`)."""
+        try:
+            for item in items:
+                self._f.write(json.dumps(item.to_dict(), ensure_ascii=False) + "\n")
+            self._f.flush()
+            os.fsync(self._f.fileno())
+        except OSError as exc:
+            raise naming_path(exc, self.path) from None
 
     def close(self) -> None:
-        self._f.close()
+        try:
+            self._f.close()
+        except OSError as exc:
+            raise naming_path(exc, self.path) from None
 
     def __enter__(self) -> ItemWriter:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        with contextlib.suppress(OSError):  # already failing: closing may fail again on a full disk
+            self._f.close()
 
 
 def load_run(run_dir: Path) -> tuple[dict[str, Any], list[ItemResult]]:

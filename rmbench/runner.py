@@ -20,7 +20,7 @@ from typing import Any
 from rmbench import __version__
 from rmbench.adapters.baselines import LengthBaseline
 from rmbench.datatypes import Example, ItemResult, content_hash
-from rmbench.errors import UserError
+from rmbench.errors import Interrupted, UserError
 from rmbench.examples import ExampleSet, load_examples
 from rmbench.grading import Graded, Policies, grade, to_item
 from rmbench.judge_config import effective_invalid_policy, judge_adapter_options
@@ -292,15 +292,19 @@ def run(cfg: RunConfig, progress: Callable[[int, int], None] | None = None) -> R
     if pending and adapter is not None:
         if progress:
             progress(len(existing), len(exset.examples))
-        with ItemWriter(run_dir / ITEMS_FILE) as writer:
-            size = chunk_size_for(cfg)
-            for start in range(0, len(pending), size):
-                chunk = pending[start : start + size]
-                items = _score_chunk(adapter, chunk, policies, length)
-                writer.write_many(items)
-                scored += len(chunk)
-                if progress:
-                    progress(len(existing) + scored, len(exset.examples))
+        try:
+            with ItemWriter(run_dir / ITEMS_FILE) as writer:
+                size = chunk_size_for(cfg)
+                for start in range(0, len(pending), size):
+                    chunk = pending[start : start + size]
+                    items = _score_chunk(adapter, chunk, policies, length)
+                    writer.write_many(items)
+                    scored += len(chunk)
+                    if progress:
+                        progress(len(existing) + scored, len(exset.examples))
+        except KeyboardInterrupt:  # Ctrl-C: say what is kept (the file is the count; a torn line is not)
+            saved = len(read_items(run_dir / ITEMS_FILE).items)
+            raise Interrupted(saved, len(exset.examples), str(run_dir)) from None
     all_items = read_items(run_dir / ITEMS_FILE).items
     ordered = [all_items[e.id] for e in exset.examples if e.id in all_items]
     wall = time.perf_counter() - t0
