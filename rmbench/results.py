@@ -68,6 +68,9 @@ def read_json(path: Path) -> Any:
         raise RecordError(str(path), exc.lineno, f"invalid JSON ({exc.msg})") from None
 
 
+_FIX_LINE = "items.jsonl holds only lines rmbench wrote: fix or delete that line (a deleted item is rescored on resume)"
+
+
 @dataclass(frozen=True)
 class ExistingItems:
     items: dict[str, ItemResult]
@@ -89,13 +92,20 @@ def read_items(path: Path, *, repair: bool = False) -> ExistingItems:
             continue
         try:
             d = json.loads(line)
-            item = ItemResult.from_dict(d)
-        except (json.JSONDecodeError, TypeError) as exc:
+        except ValueError as exc:  # JSONDecodeError, or UnicodeDecodeError for a line cut inside a character
             is_last = all(not rest.strip() for rest in lines[i:])
-            if is_last:
+            if is_last:  # only a line that is not even JSON can be a torn write
                 dropped = True
                 break
             raise RecordError(str(path), i, f"corrupt item line ({exc})") from None
+        if not isinstance(d, dict):
+            raise RecordError(
+                str(path), i, f"corrupt item line (expected a JSON object, got {type(d).__name__})", hint=_FIX_LINE
+            )
+        try:
+            item = ItemResult.from_dict(d)
+        except TypeError as exc:
+            raise RecordError(str(path), i, f"corrupt item line ({exc})", hint=_FIX_LINE) from None
         items[item.id] = item  # a later line for the same id wins (re-scored items)
         good_bytes += len(line) + 1
     if dropped and repair:
