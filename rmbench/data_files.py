@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,7 +80,7 @@ def open_binary(path: Path) -> Iterator[IO[bytes]]:
         else:
             with _zstd_reader(path) as f:
                 yield f
-    except (EOFError, gzip.BadGzipFile, _ZstdError) as exc:
+    except (EOFError, gzip.BadGzipFile, zlib.error, _ZstdError) as exc:
         raise RecordError(str(path), None, f"cannot decompress the {kind} file ({exc or type(exc).__name__})") from None
 
 
