@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,13 +178,37 @@ def _local_records(
 def _json_loads(text: str, path: Path, line: int | None) -> Any:
     """``json.loads`` whose every failure names the place: invalid JSON, absurd nesting, huge numbers."""
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError:
         raise
     except RecursionError:
         raise RecordError(str(path), line, "invalid JSON (nested too deeply)") from None
     except ValueError as exc:  # e.g. an integer literal longer than Python's digit limit
         raise RecordError(str(path), line, f"invalid JSON ({exc})") from None
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(data):
+        raise RecordError(str(path), line, "invalid text: an unpaired surrogate escape (\\ud800-\\udfff) is not a character",
+                          hint="the file was written by a program that split a character in two; fix it at the source")
+    return data
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether any string in a parsed JSON value holds a lone surrogate (no file encoding can write it)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if _LONE_SURROGATE.search(v):
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
 
 
 def _read_jsonl(path: Path, encoding: str | None = None) -> Iterator[tuple[int, Any]]:

@@ -120,6 +120,20 @@ def test_utf16_without_a_bom_is_named(tmp_path: Path) -> None:
     assert _records(path, encoding="utf-16-le") == ROWS
 
 
+def test_unpaired_surrogate_escape_is_a_record_error(tmp_path: Path) -> None:
+    """``"\\ud800"`` is valid JSON but not text: it used to crash later when hashed (UnicodeEncodeError)."""
+    path = tmp_path / "prefs.jsonl"
+    path.write_text(_jsonl_text(ROWS[:1]) + '{"prompt": "q\\ud800", "chosen": "a", "rejected": "b"}\n')
+    with pytest.raises(RecordError, match="unpaired surrogate") as info:
+        _records(path)
+    assert info.value.line == 2
+    result = _cli(*PAIRS, "--data-file", str(path), "--out", str(tmp_path / "o"))
+    assert result.returncode == 2 and f"{path}:2: invalid text" in " ".join(result.stderr.split())
+    paired = tmp_path / "ok.json"
+    paired.write_text('[{"prompt": "\\ud83d\\ude00", "chosen": "a", "rejected": "b"}]')  # an escaped pair is fine
+    assert _records(paired)[0]["prompt"] == "\U0001f600"
+
+
 # ----------------------------------------------------------------------------------- compression
 
 

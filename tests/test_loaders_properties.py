@@ -1,7 +1,7 @@
 """Property-based tests (hypothesis) of the local data loaders and the items reader.
 
 Whatever bytes a data file holds, :func:`rmbench.sources.read_file_records` either yields records
-(mappings) or raises :class:`~rmbench.errors.UserError` / :class:`~rmbench.errors.RecordError`, the
+(mappings of text that UTF-8 can encode) or raises :class:`~rmbench.errors.UserError` / :class:`~rmbench.errors.RecordError`, the
 errors the CLI prints as one line with exit code 2; never another exception (a traceback). And what a
 well-formed file holds comes back unchanged in every encoding and compression rmbench reads.
 :func:`rmbench.results.read_items` keeps the same promise for a run's items.jsonl.
@@ -57,6 +57,8 @@ def _only_user_errors(payload: bytes, name: str) -> None:
     except UserError:
         return
     assert records and all(isinstance(r, dict) for r in records)
+    for r in records:  # every record is text a file can hold: ids and prompts are hashed and written later
+        json.dumps(r, ensure_ascii=False).encode("utf-8")
 
 
 def _encode(text: str, encoding: str) -> bytes:
@@ -101,7 +103,8 @@ def _mangle(text: str, cut: int, insert: str) -> str:
 
 @SETTINGS
 @given(records=RECORDS, fmt=st.sampled_from(["jsonl", "json"]), cut=st.integers(0, 10_000),
-       insert=st.sampled_from(["", "\n", "}", "[", ",", '"', "\x00", "\\", "\ufeff", "\n[1, 2]\n", '\n"x"\n']))
+       insert=st.sampled_from(["", "\n", "}", "[", ",", '"', "\x00", "\\", "\ufeff", "\n[1, 2]\n", '\n"x"\n',
+                               "\\ud800", "\\udfff\\ud800"]))
 def test_almost_valid_json_gives_records_or_a_user_error(records: list[dict], fmt: str, cut: int, insert: str) -> None:
     text = "".join(json.dumps(r) + "\n" for r in records) if fmt == "jsonl" else json.dumps(records)
     _only_user_errors(_mangle(text, cut, insert).encode("utf-8"), f"data.{fmt}")
