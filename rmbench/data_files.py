@@ -66,7 +66,7 @@ def compression(path: Path) -> str | None:
 
 
 @contextmanager
-def open_binary(path: Path) -> Iterator[IO[bytes]]:
+def open_binary(path: Path) -> Iterator[io.BufferedIOBase | IO[bytes]]:
     """The file's (decompressed) bytes. Errors of a corrupt archive become a :class:`RecordError`."""
     kind = compression(path)
     if kind is None:
@@ -119,7 +119,7 @@ def open_text(path: Path, declared: str | None, newline: str | None = None) -> I
     """The file as text (decompressed, byte-order mark removed). A decoding error while reading becomes a
     :class:`RecordError` naming the line of the first bad byte."""
     with open_binary(path) as raw:
-        buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+        buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type,type-var]
         head = buffered.peek(4)[:4]
         encoding = detect_encoding(head, declared)
         if encoding == "utf-8" and declared is None and b"\x00" in buffered.peek(4096)[:4096]:
@@ -142,7 +142,7 @@ def decode_error(path: Path, encoding: str, exc: UnicodeDecodeError) -> RecordEr
         data.decode(encoding)
     except UnicodeDecodeError as again:
         exc = again
-        line = data[: again.start].decode(encoding, errors="replace").count("\n") + 1
+        line: int | None = data[: again.start].decode(encoding, errors="replace").count("\n") + 1
     else:  # pragma: no cover - the stream decoder and bytes.decode disagree
         line = None
     bad = exc.object[exc.start : exc.start + 4]
