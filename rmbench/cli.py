@@ -6,7 +6,6 @@ them, so ``rmbench --help`` stays fast; a test checks this.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -27,6 +26,24 @@ DataDir = Annotated[
 TasksDir = Annotated[
     Optional[list[Path]], typer.Option("--tasks-dir", help="Extra folder(s) of task YAML files (or RMBENCH_TASKS_DIR).")
 ]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from rmbench import __version__
+
+        print(f"rmbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Benchmark reward models and LLM judges, with confidence intervals and paired tests."""
 
 
 def _console(stderr: bool = False):  # type: ignore[no-untyped-def]
@@ -499,10 +516,15 @@ def leaderboard_build(
     n_bootstrap: Annotated[int, typer.Option(help="Resamples for the pairwise tie tests.")] = 10000,
 ) -> None:
     """Collect runs into a versioned leaderboard JSON (schema rmbench.leaderboard/1, docs/leaderboard.md)."""
-    from rmbench.leaderboard import build_leaderboard, render_summary_table, write_leaderboard
+    from rmbench.leaderboard import (
+        build_leaderboard,
+        default_output_path,
+        render_summary_table,
+        write_leaderboard,
+    )
 
     doc = build_leaderboard(runs, runs_root=runs_root, n_resamples=n_bootstrap)
-    path = out or Path("leaderboards") / f"{doc['task']['name']}.json"
+    path = out or default_output_path(doc)
     write_leaderboard(doc, path)
     _console().print(render_summary_table(doc))
     _console(stderr=True).print(f"[green]wrote[/green] {path} ({len(doc['entries'])} entries)")
@@ -549,29 +571,10 @@ def leaderboard_render(
 
 
 def main() -> None:
-    """Console entry point: user errors become one message and exit code 2."""
-    try:
-        code = app(standalone_mode=False)  # returns typer.Exit codes instead of raising them
-    except UserError as exc:
-        from rich.markup import escape
+    """Console entry point: exit codes and one-line errors as described in :mod:`rmbench.cli_exit`."""
+    from rmbench.cli_exit import run_cli
 
-        _console(stderr=True).print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        _console(stderr=True).print("interrupted: finished items are saved; rerun the same command to resume.")
-        sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        raise
-    sys.exit(code if isinstance(code, int) else 0)
+    run_cli(app)
 
 
 if __name__ == "__main__":

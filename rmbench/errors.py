@@ -43,3 +43,15 @@ class RecordError(UserError):
 
 class BackendRefused(UserError):
     """A backend cannot perform an operation (e.g. token log-probabilities from a server that gives none)."""
+
+
+class Interrupted(UserError):
+    """Ctrl-C (SIGINT) during a run: says how many items are saved; the CLI exits 130 (128 + SIGINT)."""
+
+    exit_code = 130
+
+    def __init__(self, saved: int, total: int, run_dir: str) -> None:
+        super().__init__(f"interrupted: {saved} of {total} items saved in {run_dir}, rerun the same command to resume")
+        self.saved = saved
+        self.total = total
+        self.run_dir = run_dir

@@ -169,6 +169,14 @@ def build_leaderboard(run_dirs: Sequence[Path], *, runs_root: Path | None = None
     }
 
 
+def default_output_path(doc: Mapping[str, Any]) -> Path:
+    """``leaderboards/<task>.json``; the task name comes from the runs' ``run.json`` files, which anyone
+    can edit, so it is checked to be a safe name (no ``..``, no separators) before it becomes a path."""
+    from rmbench.names import check_name
+
+    return Path("leaderboards") / f"{check_name(str(doc['task']['name']), 'task name (from run.json)')}.json"
+
+
 def _headlines(numbers: Mapping[str, Mapping[str, Any]], metric: str) -> dict[str, Mapping[str, Any]]:
     return {n: e["overall"]["metrics"].get(metric) or {} for n, e in numbers.items()}
 

@@ -113,7 +113,9 @@ def load_prompt(name_or_path: str | Path) -> PromptTemplate:
     text = str(name_or_path)
     is_path = isinstance(name_or_path, Path) or "/" in text or "\\" in text or text.endswith((".j2", ".jinja", ".txt"))
     if not is_path:
-        path = PROMPTS_DIR / f"{text}.j2"
+        from rmbench.names import check_name
+
+        path = PROMPTS_DIR / f"{check_name(text, 'prompt template name')}.j2"
         if not path.is_file():
             import difflib
 
@@ -146,6 +148,7 @@ def parse_template(
     if verdict not in ("first", "last"):
         raise UserError(f"prompt template '{name}' ({path}): 'verdict' must be first or last, got '{verdict}'")
     template = PromptTemplate(name, source, path, variables, verdict, origin)  # type: ignore[arg-type]
+    _refuse_other_templates(template)
     used = _used_variables(template)
     undeclared = sorted(used - set(variables))
     if undeclared:
@@ -187,6 +190,27 @@ def _compile(template: PromptTemplate) -> Any:
         return env.from_string(template.source)
     except TemplateSyntaxError as exc:
         raise UserError(f"{template.path}:{exc.lineno}: prompt template syntax error: {exc.message}") from None
+
+
+_LOADING_TAGS = {"Include": "include", "Import": "import", "FromImport": "from ... import", "Extends": "extends"}
+
+
+def _refuse_other_templates(template: PromptTemplate) -> None:
+    """A template is one self-contained file: ``{% include %}``, ``{% import %}``, ``{% from ... import %}``
+    and ``{% extends %}`` would read other files (no loader is configured, so they failed at render time with
+    a bare ``TypeError``). They are refused when the template is loaded, naming the file and line."""
+    from jinja2 import TemplateSyntaxError, nodes
+
+    try:
+        ast = _environment(sandboxed=True).parse(template.source)
+    except TemplateSyntaxError as exc:
+        raise UserError(f"{template.path}:{exc.lineno}: prompt template syntax error: {exc.message}") from None
+    for node in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+        tag = _LOADING_TAGS[type(node).__name__]
+        raise UserError(
+            f"{template.path}:{node.lineno}: prompt template '{template.name}' uses {{% {tag} %}}, which is not allowed",
+            hint="a template is one self-contained file: paste the other template's text in instead",
+        )
 
 
 def _used_variables(template: PromptTemplate) -> set[str]:

@@ -59,6 +59,12 @@ def _shown_metrics(res: Mapping[str, Any]) -> list[str]:
     return [m for m in ordered if m in names] + [m for m in names if m not in ordered]
 
 
+def source_line(source: Mapping[str, Any]) -> str:
+    """Where the items came from: ``local source `/data/prefs.jsonl``` (the file itself for ``--data-file``
+    runs, the data directory otherwise, ``hf://...`` for the Hub)."""
+    return f"{source.get('kind', '?')} source `{source.get('location', '?')}`"
+
+
 def render_markdown(summary: Mapping[str, Any]) -> str:
     task, model, cfg, data = summary["task"], summary["model"], summary["config"], summary["data"]
     res = summary["results"]
@@ -67,7 +73,7 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         f"# {task['name']} (v{task['version']}) — {model.get('id') or cfg.get('model')}",
         "",
         f"- model kind: `{cfg['kind']}`" + (f", reference model: `{cfg['ref_model']}`" if cfg.get("ref_model") else ""),
-        f"- items: {data['n_items']} from {data['source']['kind']} source `{data['source']['location']}`"
+        f"- items: {data['n_items']} from {source_line(data['source'])}"
         + (f" (limit {data['limit']} per subset)" if data.get("limit") else ""),
         f"- data fingerprint: `{data['fingerprint']}`; task spec hash: `{task['spec_hash']}`",
         policy_line(summary),
@@ -227,6 +233,10 @@ def render_terminal(summary: Mapping[str, Any], width: int = 100) -> Any:
             t.add_row(*[r[j] if j < len(r) else "" for j in (0, 1, *cols)])
         tables.append(t)
     lines = [line for line in terminal_notes(summary) if line]
+    source = summary.get("data", {}).get("source")
+    if source:  # the data read, on one line under the tables (a caption would wrap to the table's width)
+        lines.insert(0, f"{summary['data'].get('n_items', '?')} items from {source.get('kind', '?')} source "
+                        f"{source.get('location', '?')}")
     if not lines:
         return tables[0] if len(tables) == 1 else Group(*tables)
     return Group(*tables, *(Text(line) for line in lines))

@@ -12,6 +12,7 @@ Guarantees and their tests: ``docs/reliability.md``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -31,8 +32,11 @@ REPORT_FILE = "report.md"
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see either the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise naming_path(exc, path) from None
     try:
         os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp creates 0600; a normal file respects the umask
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -40,8 +44,10 @@ def atomic_write_text(path: Path, text: str) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise naming_path(exc, path) from None
         raise
 
 
@@ -50,6 +56,13 @@ def _current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def naming_path(exc: OSError, path: Path) -> OSError:
+    """The same error (errno, reason, hence type: ``PermissionError``, ...) naming ``path``: the file the
+    user asked for, not a temporary file next to it, and a path even where the OS gives none (a failed
+    write or flush on a full disk)."""
+    return OSError(exc.errno, exc.strerror or str(exc), str(path))
 
 
 def atomic_write_json(path: Path, payload: Any) -> None:
@@ -63,6 +76,9 @@ def read_json(path: Path) -> Any:
         raise UserError(f"{path}: file not found") from None
     except json.JSONDecodeError as exc:
         raise RecordError(str(path), exc.lineno, f"invalid JSON ({exc.msg})") from None
+
+
+_FIX_LINE = "items.jsonl holds only lines rmbench wrote: fix or delete that line (a deleted item is rescored on resume)"
 
 
 @dataclass(frozen=True)
@@ -86,6 +102,8 @@ def read_items(path: Path, *, repair: bool = False) -> ExistingItems:
     line_of: dict[str, int] = {}
     if not path.exists():
         return ExistingItems(items, False, line_of)
+    if not path.is_file():  # a device (/dev/full gives zeros forever) or a folder is no items file
+        raise UserError(f"{path}: not a regular file", hint="--out must be a run directory of its own")
     raw = path.read_bytes()
     lines = raw.split(b"\n")
     dropped = False
@@ -100,7 +118,8 @@ def read_items(path: Path, *, repair: bool = False) -> ExistingItems:
             if all(not rest.strip() for rest in lines[i:]) and not isinstance(exc, _BadItem):
                 dropped = True
                 break
-            raise RecordError(str(path), i, f"corrupt item line ({exc})", field=getattr(exc, "field", None)) from None
+            raise RecordError(str(path), i, f"corrupt item line ({exc})", field=getattr(exc, "field", None),
+                              hint=_FIX_LINE) from None
         old = items.get(item.id)
         if old is not None and old.example_hash != item.example_hash:
             raise RecordError(
@@ -181,27 +200,43 @@ class ItemWriter:
         glues a new line onto an old one."""
         self.path = path
         self.identity = identity
-        path.parent.mkdir(parents=True, exist_ok=True)
-        read_items(path, repair=True)
-        self._f: IO[str] = path.open("a", encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.is_file():  # repair a torn or unterminated last line before appending
+                read_items(path, repair=True)
+            self._f: IO[str] = path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise naming_path(exc, path) from None
 
     def write_many(self, items: Iterable[ItemResult]) -> None:
-        for item in items:
-            d = item.to_dict()
-            if self.identity:
-                d["identity"] = self.identity
-            self._f.write(json.dumps(d, ensure_ascii=False) + "\n")
-        self._f.flush()
-        os.fsync(self._f.fileno())
+        """Append and fsync; an ``OSError`` (disk full, ...) names the file. Lines written by earlier calls
+        are untouched; a line cut short here is dropped and rescored on resume (:func:`read_items`)."""
+        try:
+            for item in items:
+                d = item.to_dict()
+                if self.identity:
+                    d["identity"] = self.identity
+                self._f.write(json.dumps(d, ensure_ascii=False) + "\n")
+            self._f.flush()
+            os.fsync(self._f.fileno())
+        except OSError as exc:
+            raise naming_path(exc, self.path) from None
 
     def close(self) -> None:
-        self._f.close()
+        try:
+            self._f.close()
+        except OSError as exc:
+            raise naming_path(exc, self.path) from None
 
     def __enter__(self) -> ItemWriter:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        with contextlib.suppress(OSError):  # already failing: closing may fail again on a full disk
+            self._f.close()
 
 
 def load_run(run_dir: Path) -> tuple[dict[str, Any], list[ItemResult]]:

@@ -9,7 +9,6 @@ missing items. A run directory whose ``run.json`` describes a different configur
 from __future__ import annotations
 
 import platform
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -20,11 +19,12 @@ from typing import Any
 from rmbench import __version__
 from rmbench.adapters.baselines import LengthBaseline
 from rmbench.datatypes import Example, ItemResult, content_hash
-from rmbench.errors import UserError
+from rmbench.errors import Interrupted, UserError
 from rmbench.examples import ExampleSet, load_examples
 from rmbench.grading import Graded, Policies, grade, to_item
 from rmbench.item_errors import DEFAULT_MAX_CONSECUTIVE, ConsecutiveErrors, pending_examples
 from rmbench.judge_config import effective_invalid_policy, judge_adapter_options
+from rmbench.names import check_name, slugify
 from rmbench.results import (
     ITEMS_FILE,
     REPORT_FILE,
@@ -133,13 +133,12 @@ class RunOutcome:
     reused: int
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[-60:] or "model"
-
-
 def default_run_dir(cfg: RunConfig, task_name: str) -> Path:
+    """``runs/<task>/<model slug>-<kind>-<hash>``; every part is a safe name (:mod:`rmbench.names`), so
+    neither a task name nor a model id can place the folder outside ``runs/``."""
     tag = content_hash([cfg.evaluator_settings(), cfg.limit, sorted(cfg.subsets), cfg.seed])[:8]
-    return Path("runs") / task_name / f"{_slug(cfg.model)}-{cfg.kind}-{tag}"
+    folder = check_name(f"{slugify(cfg.model)}-{slugify(cfg.kind, fallback='kind')}-{tag}", "run folder name")
+    return Path("runs") / check_name(task_name, "task name") / folder
 
 
 def _environment() -> dict[str, Any]:
@@ -305,16 +304,20 @@ def _run_locked(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, run_dir: Pa
         if progress:
             progress(done_before, len(exset.examples))
         streak = ConsecutiveErrors(cfg.max_consecutive_errors)
-        with ItemWriter(run_dir / ITEMS_FILE, identity=ident) as writer:
-            size = chunk_size_for(cfg)
-            for start in range(0, len(pending), size):
-                chunk = pending[start : start + size]
-                items = _score_chunk(adapter, chunk, policies, length)
-                writer.write_many(items)
-                scored += len(chunk)
-                if progress:
-                    progress(done_before + scored, len(exset.examples))
-                streak.check(items)  # after the write: an abort keeps everything scored
+        try:
+            with ItemWriter(run_dir / ITEMS_FILE, identity=ident) as writer:
+                size = chunk_size_for(cfg)
+                for start in range(0, len(pending), size):
+                    chunk = pending[start : start + size]
+                    items = _score_chunk(adapter, chunk, policies, length)
+                    writer.write_many(items)
+                    scored += len(chunk)
+                    if progress:
+                        progress(done_before + scored, len(exset.examples))
+                    streak.check(items)  # after the write: an abort keeps everything scored
+        except KeyboardInterrupt:  # Ctrl-C: say what is kept (the file is the count; a torn line is not)
+            saved = len(read_items(run_dir / ITEMS_FILE).items)
+            raise Interrupted(saved, len(exset.examples), str(run_dir)) from None
     all_items = read_items(run_dir / ITEMS_FILE).items
     ordered = [all_items[e.id] for e in exset.examples if e.id in all_items]
     wall = time.perf_counter() - t0

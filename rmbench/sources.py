@@ -1,8 +1,9 @@
 """Read a task's upstream records, from a local mirror or from the Hugging Face Hub.
 
 This is the only module that imports ``datasets``. Local files are read here directly (json, jsonl,
-csv with the standard library; parquet with pandas) so that a malformed record is reported with its
-file and line; Hub datasets go through ``datasets.load_dataset`` with a pinned revision.
+csv with the standard library; parquet with pyarrow) so that a malformed record is reported with its
+file and line; Hub datasets go through ``datasets.load_dataset`` with a pinned revision. json, jsonl
+and csv files may be compressed (``.gz``, ``.zst``) and in any text encoding (:mod:`rmbench.data_files`).
 
 Which source is used:
 
@@ -15,13 +16,16 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rmbench.data_files import compression, format_suffix, open_text
 from rmbench.errors import RecordError, UserError
 from rmbench.task import HubSource, LocalSource, TaskSpec
 
@@ -96,8 +100,16 @@ def read_records(
         return _hub_records(source), SourceInfo("hub", source.path, {source.path: source.revision})
     root = SAMPLES_DIR if kind == "bundled" else (data_dir or Path("/"))
     files = _local_files(source, root)
-    info = SourceInfo(kind, str(root), {rel: _file_hash(path) for _, rel, path in files})
-    return _local_records(files, source.format), info
+    info = SourceInfo(kind, _location(root, files), {rel: _file_hash(path) for _, rel, path in files})
+    return _local_records(files, source.format, source.encoding), info
+
+
+def _location(root: Path, files: list[tuple[str | None, str, Path]]) -> str:
+    """What the report shows as the source: the data directory, or the files themselves when they were
+    given as absolute paths (``--data-file``), which no directory describes."""
+    if files and all(Path(rel).is_absolute() for _, rel, _ in files):
+        return ", ".join(dict.fromkeys(str(path) for _, _, path in files))
+    return str(root)
 
 
 def _local_files(source: LocalSource, root: Path) -> list[tuple[str | None, str, Path]]:
@@ -127,46 +139,102 @@ def _file_hash(path: Path) -> str:
 def _infer_format(path: Path, declared: str | None) -> str:
     if declared:
         return declared
-    suffix = path.suffix.lower().lstrip(".")
+    suffix = format_suffix(path).lstrip(".")
     if suffix in {"json", "jsonl", "csv", "parquet"}:
         return suffix
     if suffix in {"tsv"}:
         return "csv"
-    raise UserError(f"{path}: cannot tell the file format from its suffix", hint="use .json, .jsonl, .csv or .parquet")
+    raise UserError(
+        f"{path}: cannot tell the file format from its suffix",
+        hint="use .json, .jsonl, .csv or .parquet (json, jsonl and csv may end in .gz or .zst)",
+    )
 
 
-def _local_records(files: list[tuple[str | None, str, Path]], declared: str | None) -> Iterator[Record]:
+def read_file_records(path: Path, fmt: str | None = None, encoding: str | None = None) -> Iterator[tuple[int, Mapping]]:
+    """``(line, record)`` for every record of one local file; anything malformed is a :class:`RecordError`
+    (or :class:`UserError` for the file as a whole) naming the file, never another exception."""
+    fmt = _infer_format(path, fmt)
+    if fmt == "parquet" and compression(path):
+        raise UserError(f"{path}: a parquet file cannot be read compressed", hint="parquet compresses internally: "
+                        "decompress the file (gunzip / zstd -d) and read the .parquet")
+    n = 0
+    for line, data in _READERS[fmt](path, encoding):
+        if not isinstance(data, Mapping):
+            raise RecordError(str(path), line, f"expected an object/row, got {type(data).__name__}")
+        n += 1
+        yield line, data
+    if n == 0:
+        raise UserError(f"{path}: file holds no records")
+
+
+def _local_records(
+    files: list[tuple[str | None, str, Path]], declared: str | None, encoding: str | None = None
+) -> Iterator[Record]:
     for subset, _rel, path in files:
-        fmt = _infer_format(path, declared)
-        n = 0
-        for line, data in _READERS[fmt](path):
-            if not isinstance(data, Mapping):
-                raise RecordError(str(path), line, f"expected an object/row, got {type(data).__name__}")
-            n += 1
+        for line, data in read_file_records(path, declared, encoding):
             yield Record(data, str(path), line, subset)
-        if n == 0:
-            raise UserError(f"{path}: file holds no records")
 
 
-def _read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    with path.open(encoding="utf-8") as f:
-        for i, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            try:
-                yield i, json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise RecordError(str(path), i, f"invalid JSON ({exc.msg} at column {exc.colno})") from None
-
-
-def _read_json(path: Path) -> Iterator[tuple[int, Any]]:
-    text = path.read_text(encoding="utf-8")
+def _json_loads(text: str, path: Path, line: int | None) -> Any:
+    """``json.loads`` whose every failure names the place: invalid JSON, absurd nesting, huge numbers."""
     try:
         data = json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise RecordError(str(path), line, "invalid JSON (nested too deeply)") from None
+    except ValueError as exc:  # e.g. an integer literal longer than Python's digit limit
+        raise RecordError(str(path), line, f"invalid JSON ({exc})") from None
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(data):
+        raise RecordError(str(path), line, "invalid text: an unpaired surrogate escape (\\ud800-\\udfff) is not a character",
+                          hint="the file was written by a program that split a character in two; fix it at the source")
+    return data
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether any string in a parsed JSON value holds a lone surrogate (no file encoding can write it)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if _LONE_SURROGATE.search(v):
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
+
+
+def _read_jsonl(path: Path, encoding: str | None = None) -> Iterator[tuple[int, Any]]:
+    with open_text(path, encoding) as f:
+        yield from _jsonl_lines(f, path)
+
+
+def _jsonl_lines(lines: Iterable[str], path: Path) -> Iterator[tuple[int, Any]]:
+    for i, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            yield i, _json_loads(raw, path, i)
+        except json.JSONDecodeError as exc:
+            raise RecordError(str(path), i, f"invalid JSON ({exc.msg} at column {exc.colno})") from None
+
+
+def _read_json(path: Path, encoding: str | None = None) -> Iterator[tuple[int, Any]]:
+    with open_text(path, encoding) as f:
+        text = f.read()
+    try:
+        data = _json_loads(text, path, None)
     except json.JSONDecodeError as exc:
         if exc.lineno > 1 or text.lstrip().startswith("{") and "\n{" in text:
             # Probably JSON lines saved with a .json suffix.
-            yield from _read_jsonl(path)
+            yield from _jsonl_lines(io.StringIO(text), path)
             return
         raise RecordError(str(path), exc.lineno, f"invalid JSON ({exc.msg})") from None
     if isinstance(data, dict):
@@ -182,15 +250,18 @@ def _read_json(path: Path) -> Iterator[tuple[int, Any]]:
     yield from enumerate(data, start=1)
 
 
-def _read_csv(path: Path) -> Iterator[tuple[int, Any]]:
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with path.open(encoding="utf-8", newline="") as f:
+def _read_csv(path: Path, encoding: str | None = None) -> Iterator[tuple[int, Any]]:
+    delimiter = "\t" if format_suffix(path) == ".tsv" else ","
+    with open_text(path, encoding, newline="") as f:
         reader = csv.DictReader(f, delimiter=delimiter)
-        for row in reader:
-            yield reader.line_num, row
+        try:
+            for row in reader:
+                yield reader.line_num, row
+        except csv.Error as exc:
+            raise RecordError(str(path), reader.line_num, f"invalid CSV ({exc})") from None
 
 
-def _read_parquet(path: Path) -> Iterator[tuple[int, Any]]:
+def _read_parquet(path: Path, encoding: str | None = None) -> Iterator[tuple[int, Any]]:
     # pyarrow's to_pylist gives plain Python values (lists, dicts, None) as json and the Hub do;
     # pandas would give numpy arrays for list columns and NaN for missing values.
     import pyarrow.parquet as pq

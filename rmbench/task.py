@@ -76,6 +76,15 @@ class LocalSource(_Strict):
     # subset label -> relative path (or list of paths); or a plain list when subsets come from a field.
     files: dict[str, str | list[str]] | list[str]
     format: Literal["json", "jsonl", "csv", "parquet"] | None = None
+    # Text encoding of json/jsonl/csv files (default UTF-8; a byte-order mark always wins), e.g. latin-1.
+    encoding: str | None = None
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v: str | None) -> str | None:
+        from rmbench.data_files import check_encoding
+
+        return None if v is None else check_encoding(v)
 
 
 class SourceSpec(_Strict):
@@ -180,8 +189,12 @@ class TaskSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _name_ok(cls, v: str) -> str:
-        if not v or any(c.isspace() for c in v):
-            raise ValueError("task name must be a non-empty word (use '-' instead of spaces)")
+        # The name becomes part of paths (runs/<task>/..., leaderboards/<task>.json): a safe word only.
+        from rmbench.names import name_problem
+
+        problem = name_problem(v)
+        if problem:
+            raise ValueError(f"task name {problem}; use '-' instead of spaces")
         return v
 
 
