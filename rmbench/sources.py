@@ -1,7 +1,7 @@
 """Read a task's upstream records, from a local mirror or from the Hugging Face Hub.
 
 This is the only module that imports ``datasets``. Local files are read here directly (json, jsonl,
-csv with the standard library; parquet with pandas) so that a malformed record is reported with its
+csv with the standard library; parquet with pyarrow) so that a malformed record is reported with its
 file and line; Hub datasets go through ``datasets.load_dataset`` with a pinned revision.
 
 Which source is used:
