@@ -127,8 +127,22 @@ def run(
                                            "judge position swaps and sampling.")] = 0,
     dtype: Annotated[str, typer.Option(help="auto | float32 | bfloat16 | float16 (auto = float32 on CPU)")] = "auto",
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N (auto: cuda when torch sees a GPU, else cpu).")] = "auto",
-    max_length: Annotated[int, typer.Option(help="Tokens per sequence; longer ones are cut (counted as truncated "
-                                                 "in the summary).")] = 4096,
+    max_length: Annotated[
+        Optional[int],
+        typer.Option(help="Tokens per sequence (default: the model's own limit, from its config and tokenizer); "
+                          "longer ones are cut and counted as truncated in the summary."),
+    ] = None,
+    force_max_length: Annotated[
+        bool, typer.Option("--force-max-length", help="Allow --max-length past the model's declared limit.")
+    ] = False,
+    allow_random_head: Annotated[
+        bool,
+        typer.Option("--allow-random-head", help="Run a reward model whose score head is random (tests, speed only)."),
+    ] = False,
+    threads: Annotated[
+        Optional[int],
+        typer.Option(help="torch CPU threads (default: OMP_NUM_THREADS, else free physical cores; see README)."),
+    ] = None,
     truncation_side: Annotated[str, typer.Option(help="left | right: which end of a too-long sequence is cut "
                                                       "(process models always cut on the right).")] = "left",
     token_budget: Annotated[int, typer.Option(help="Padded tokens per batch.")] = 16384,
@@ -217,7 +231,8 @@ def run(
         tasks_dirs=tuple(tasks_dir or ()), task_overrides=overrides, use_bundled=bundled, limit=limit,
         subsets=tuple(subset or ()), out_dir=out, overwrite=overwrite, dtype=dtype, device=device,
         max_length=max_length, truncation_side=truncation_side, token_budget=token_budget,
-        max_batch_size=max_batch_size, reduction=reduction, seed=seed, tie_policy=tie_policy,
+        max_batch_size=max_batch_size, reduction=reduction, force_max_length=force_max_length,
+        allow_random_head=allow_random_head, threads=threads, seed=seed, tie_policy=tie_policy,
         invalid_policy=invalid_policy, n_bootstrap=n_bootstrap, baselines=baselines,
         scores_file=scores, scores_by_order=scores_by_order,
         step_separator=unescape(step_separator), step_tokens=step_tokens, prm_head=prm_head, prm_format=prm_format,

@@ -11,6 +11,7 @@ from rmbench.datatypes import EXAMPLE_TYPES, Example, content_hash
 from rmbench.errors import UserError
 from rmbench.sources import SourceInfo, read_records
 from rmbench.task import TaskSpec
+from rmbench.text_limits import check_record_size
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ def load_examples(
     n_read = 0
     for rec in records:
         n_read += 1
+        check_record_size(rec.data, rec.file, rec.line)
         try:
             out = convert(rec, ctx)
         except ValueError as exc:  # raised by example constructors on inconsistent records

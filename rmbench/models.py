@@ -70,6 +70,9 @@ def build_adapter(
     judge_backend: str = "transformers",
     api_base: str | None = None,
     max_consecutive_errors: int = 5,
+    force_max_length: bool = False,
+    allow_random_head: bool = False,
+    threads: int | None = None,
 ) -> Adapter:
     """Build the adapter (and its backend) for ``model`` evaluated as ``kind``.
 
@@ -79,7 +82,10 @@ def build_adapter(
     (:mod:`rmbench.step_config`) only to ``process``; ``critic`` only to ``critic``; ``judge`` (a
     :class:`~rmbench.adapters.judge.JudgeSettings`), ``judge_backend``, ``api_base`` and
     ``max_consecutive_errors`` (failed requests in a row before an API backend stops sending) only to
-    ``judge``. Invalid combinations raise :class:`UserError` before any model is loaded.
+    ``judge``. ``force_max_length`` allows a ``max_length`` past the model's own limit,
+    ``allow_random_head`` a reward model whose scoring head the checkpoint lacks (tests, speed);
+    ``threads`` sets torch's CPU threads (None: :mod:`rmbench.backends.threads`).
+    Invalid combinations raise :class:`UserError` before any model is loaded.
     """
     if kind not in KINDS:
         raise UserError(f"unknown model kind '{kind}'", hint=f"use one of: {', '.join(KINDS)}")
@@ -102,6 +108,7 @@ def build_adapter(
                 model=source, revision=revision, dtype=dtype, device=device,  # type: ignore[arg-type]
                 max_length=max_length, truncation_side=truncation_side,  # type: ignore[arg-type]
                 token_budget=token_budget, max_batch_size=max_batch_size, prefix_sharing=prefix_sharing,
+                force_max_length=force_max_length, allow_random_head=allow_random_head, threads=threads,
             )
         )
 

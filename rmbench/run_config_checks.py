@@ -25,10 +25,11 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 _OPTIONAL_CHOICES: dict[str, tuple[str, ...]] = {"tie_policy": ("wrong", "half", "exclude")}
 # option -> smallest allowed value (None values mean "default" and are allowed for the optional ones)
 _AT_LEAST: dict[str, int] = {
-    "n_bootstrap": 1, "seed": 0, "max_length": 1, "token_budget": 1, "max_batch_size": 1,
-    "critic_samples": 1, "critic_max_new_tokens": 1,
+    "n_bootstrap": 1, "seed": 0, "token_budget": 1, "max_batch_size": 1,
+    "critic_samples": 1, "critic_max_new_tokens": 1, "max_consecutive_errors": 0,
 }
-_OPTIONAL_AT_LEAST: dict[str, int] = {"limit": 1, "chunk_size": 1, "max_new_tokens": 1}
+# None: the default (max_length: the model's own limit; threads: rmbench.backends.threads)
+_OPTIONAL_AT_LEAST: dict[str, int] = {"limit": 1, "chunk_size": 1, "max_new_tokens": 1, "max_length": 1, "threads": 1}
 
 
 def _flag(name: str) -> str:

@@ -63,11 +63,15 @@ class RunConfig:
     # evaluator
     dtype: str = "auto"
     device: str = "auto"
-    max_length: int = 4096
+    max_length: int | None = None  # None: the model's own limit (rmbench.backends.model_limits)
     truncation_side: str = "left"
     token_budget: int = 16384
     max_batch_size: int = 64
     reduction: str = "sum"
+    # how the evaluator runs, without changing its results (not part of the run's identity)
+    force_max_length: bool = False
+    allow_random_head: bool = False
+    threads: int | None = None  # None: rmbench.backends.threads
     # policy and statistics
     seed: int = 0
     tie_policy: str | None = None  # None -> the task's default
@@ -286,6 +290,7 @@ def _run_locked(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, run_dir: Pa
             cfg.model, cfg.kind, ref_model=cfg.ref_model, dtype=cfg.dtype, device=cfg.device,
             max_length=cfg.max_length, truncation_side=cfg.truncation_side, token_budget=cfg.token_budget,
             max_batch_size=cfg.max_batch_size, seed=cfg.seed, reduction=cfg.reduction, **step_options,
+            force_max_length=cfg.force_max_length, allow_random_head=cfg.allow_random_head, threads=cfg.threads,
             **judge_adapter_options(cfg, exset.examples),
         )
         manifest = _manifest(cfg, task, exset, adapter.describe())

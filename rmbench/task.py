@@ -173,7 +173,7 @@ class TaskSpec(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
     subsets: list[str] | None = None
     scoring: ScoringSpec = Field(default_factory=ScoringSpec)
-    model_kinds: list[str] = Field(default_factory=lambda: ["scalar", "likelihood", "baseline"])
+    model_kinds: list[str] = Field(default_factory=lambda: ["scalar", "likelihood", "implicit", "baseline"])
     citation: str | None = None
     homepage: str | None = None
     license: str | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -149,10 +151,6 @@ def test_critic_with_smollm2_reports_the_unparseable_rate(smollm2_dir: Path, dat
 
 @pytest.mark.slow
 def test_cli_critic_run(smollm2_dir: Path, data_dir: Path, tmp_path: Path) -> None:
-    from rmbench.backends.transformers_backend import TransformersBackend
-
-    if not hasattr(TransformersBackend, "generate"):
-        pytest.skip("TransformersBackend has no generate method yet (the judge work adds it)")
     from typer.testing import CliRunner
 
     from rmbench.cli import app
@@ -164,3 +162,21 @@ def test_cli_critic_run(smollm2_dir: Path, data_dir: Path, tmp_path: Path) -> No
     assert r.exit_code == 0, r.output
     report = (out / "report.md").read_text()
     assert "unparseable" in report and "critic: prompt `critic_first_error`" in report
+    # Every item's metrics, recomputed by hand from the reply kept in items.jsonl: the last \boxed{k}
+    # (k = -1 for "all correct") names the first wrong step; no usable box is unparseable and counts wrong.
+    items = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
+    assert len(items) == 3
+    for it in items:
+        [reply] = it["scores"]["raw"]
+        boxes = re.findall(r"\\boxed\s*\{([^{}]*)\}", reply)
+        n_steps = len(it["extra"]["step_labels"])
+        k = int(boxes[-1]) if boxes and re.fullmatch(r"-?\d+", boxes[-1].strip()) else None
+        parsed = k is not None and -1 <= k < n_steps
+        gold = it["extra"]["gold_first_error"]
+        assert it["metrics"]["unparseable"] == (0.0 if parsed else 1.0) and it["invalid"] == int(not parsed)
+        right = float(parsed and (k == gold if gold is not None else k == -1))
+        assert it["metrics"]["acc_erroneous" if gold is not None else "acc_correct"] == right
+    overall = json.loads((out / "summary.json").read_text())["results"]["overall"]["metrics"]
+    assert overall["unparseable"]["value"] == pytest.approx(sum(it["metrics"]["unparseable"] for it in items) / 3)
+    erroneous = [it["metrics"]["acc_erroneous"] for it in items if it["metrics"]["acc_erroneous"] is not None]
+    assert overall["acc_erroneous"]["value"] == pytest.approx(sum(erroneous) / len(erroneous))

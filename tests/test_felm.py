@@ -170,7 +170,7 @@ def test_cli_felm_with_embedded_judge(tmp_path: Path, data_dir: Path) -> None:
     out = tmp_path / "felm-run"
     args = [
         "run", "--model", "embedded:smollm2-135m-instruct", "--kind", "judge", "--task", "felm",
-        "--data-dir", str(data_dir), "--limit", "5", "--out", str(out), "--n-bootstrap", "200",
+        "--data-dir", str(data_dir), "--limit", "3", "--out", str(out), "--n-bootstrap", "200",
         "--max-new-tokens", "4", "--quiet",
     ]  # fmt: skip
     result = CliRunner().invoke(app, args)
@@ -179,16 +179,40 @@ def test_cli_felm_with_embedded_judge(tmp_path: Path, data_dir: Path) -> None:
     assert summary["model"]["prompt"]["name"] == "felm_vanilla"
     for domain in EXPECTED:
         block = summary["results"]["subsets"][domain]
-        assert block["n_items"] == 5
+        assert block["n_items"] == 3
         for metric in ("seg_f1", "seg_balanced_accuracy", "resp_f1", "unparseable"):
             assert metric in block["metrics"]
         assert block["metrics"]["seg_balanced_accuracy"]["value"] is None or block["metrics"]["seg_balanced_accuracy"]["low"] is not None
     report = (out / "report.md").read_text()
     assert "seg_f1" in report and "unparseable replies" in report and "balanced accuracy 50" in report
+    items = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
+    for label, block in [("overall", summary["results"]["overall"]),
+                         *((d, summary["results"]["subsets"][d]) for d in EXPECTED)]:  # fmt: skip
+        _assert_felm_values(block["metrics"], [it for it in items if label == "overall" or it["subset"] == label])
+    # The verdict that follows the chance sentence matches the interval of segment balanced accuracy.
+    bal = summary["results"]["overall"]["metrics"]["seg_balanced_accuracy"]
+    verdict = "below chance" if bal["high"] < 0.5 else "above chance" if bal["low"] > 0.5 else "not distinguishable"
+    assert f"This judge's segment balanced accuracy {100 * bal['value']:.1f} [" in report
+    assert verdict in report.split("balanced accuracy 50.", 1)[1].splitlines()[0]
     lines = (out / "items.jsonl").read_text().splitlines()
     first = json.loads(lines[0])
     assert first["scores"]["judge"]["asks"][0]["text"] is not None  # raw judge text kept
     _terminal_tables_fit(summary, width=80)
+
+
+def _assert_felm_values(metrics: dict, items: list[dict]) -> None:
+    """Segment F1, balanced accuracy and the unparseable rate, recomputed from the per-item counts."""
+    tp, fp, fn, tn = (sum(it["metrics"][f"seg_{k}"] for it in items) for k in ("tp", "fp", "fn", "tn"))
+    f1 = 2 * tp / (2 * tp + fp + fn) if 2 * tp + fp + fn else None
+    bal = (tp / (tp + fn) + tn / (tn + fp)) / 2 if tp + fn and tn + fp else None
+    unparseable = sum(it["metrics"]["unparseable"] for it in items) / len(items)
+    for name, expected in (("seg_f1", f1), ("seg_balanced_accuracy", bal), ("unparseable", unparseable)):
+        est = metrics[name]
+        if expected is None:
+            assert est["value"] is None, name
+            continue
+        assert est["value"] == pytest.approx(expected, abs=1e-9), name
+        assert est["low"] - 1e-9 <= est["value"] <= est["high"] + 1e-9, name
 
 
 def _terminal_tables_fit(summary: dict, width: int) -> None:

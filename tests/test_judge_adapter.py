@@ -332,7 +332,41 @@ def test_cli_llmbar_swap_both_reports_position_bias_and_is_reproducible(tmp_path
     report = (tmp_path / "a" / "report.md").read_text()
     assert "position consistency" in report or "first-slot preference" in report
     assert "random choice scores 50%" in report
+    items = [json.loads(x) for x in (tmp_path / "a" / "items.jsonl").read_text().splitlines()]
+    _assert_pairwise_judge_values(metrics, items)
+    # The verdict that follows the chance sentence matches the accuracy interval (item 7 slipped through here).
+    acc = metrics["accuracy"]
+    verdict = "below chance" if acc["high"] < 0.5 else "above chance" if acc["low"] > 0.5 else "not distinguishable"
+    chance_line = next(line for line in report.splitlines() if "random choice scores 50%" in line)
+    assert verdict in chance_line, chance_line
+    first = metrics["first_slot"]
+    assert ("position-biased" in report) == (first["low"] > 0.5 or first["high"] < 0.5)
     run(tmp_path / "b")
     items_a = [json.loads(x) for x in (tmp_path / "a" / "items.jsonl").read_text().splitlines()]
     items_b = [json.loads(x) for x in (tmp_path / "b" / "items.jsonl").read_text().splitlines()]
     assert items_a == items_b
+
+
+def _assert_pairwise_judge_values(metrics: dict[str, Any], items: list[dict[str, Any]]) -> None:
+    """Per item and overall, from the two verdicts kept in items.jsonl: a pair counts 1 when both orders
+    pick the chosen response, 0 when both pick the rejected one or a reply is unparseable (policy
+    wrong; items with a tie verdict are skipped), 0.5 when the orders disagree (policy half); first_slot is the share of verdicts for the
+    response shown first."""
+    first_slot, accuracy = [], []
+    for it in items:
+        asks = it["scores"]["judge"]["asks"]
+        assert [a["order"] for a in asks] == ["chosen_first", "chosen_second"]
+        picks = [a["picked"] if a["verdict"] is not None else None for a in asks]
+        if any(p not in ("chosen", "rejected", None) for p in picks):  # a "tie" verdict: its own rules
+            continue
+        value = 0.0 if None in picks else 1.0 if picks == ["chosen", "chosen"] else 0.0 if picks == ["rejected"] * 2 else 0.5
+        assert it["metrics"]["accuracy"] == value, it["id"]
+        assert it["metrics"]["unparseable"] == sum(p is None for p in picks) / 2
+        shown_first = [(a["order"] == "chosen_first") == (p == "chosen") for a, p in zip(asks, picks, strict=True)
+                       if p is not None]  # fmt: skip
+        if shown_first:
+            assert it["metrics"]["first_slot"] == pytest.approx(sum(shown_first) / len(shown_first))
+            first_slot.append(it["metrics"]["first_slot"])
+        accuracy.append(value)
+    assert metrics["accuracy"]["value"] == pytest.approx(sum(accuracy) / len(accuracy))
+    assert metrics["first_slot"]["value"] == pytest.approx(sum(first_slot) / len(first_slot))

@@ -26,12 +26,14 @@ SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "rmbench", 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # The dev extra installs the build backend; a missing one is a broken test environment, not a skip.
+    hint = "install the dev extra: pip install -e '.[dev]'"
     for module in ("pip", "setuptools"):
         if importlib.util.find_spec(module) is None:
-            pytest.skip(f"{module} is not installed; cannot build a wheel")
+            pytest.fail(f"{module} is not installed; {hint}")
     setuptools_version = tuple(int(p) for p in version("setuptools").split(".")[:2] if p.isdigit())
     if setuptools_version < (70, 1) and importlib.util.find_spec("wheel") is None:
-        pytest.skip("setuptools < 70.1 needs the 'wheel' package to build wheels")
+        pytest.fail(f"setuptools < 70.1 needs the 'wheel' package to build wheels; {hint}")
     src = tmp_path_factory.mktemp("src")
     for name in SOURCES:
         path = REPO / name

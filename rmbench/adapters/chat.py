@@ -22,6 +22,11 @@ tokens (e.g. BERT's ``[CLS] ... [SEP]``) around it, and a warning (once per rend
     System: {system}\\nUser: {user}\\nAssistant: {assistant}\\n ... Assistant: {response}
 
 ``describe()`` then records ``chat_template: null``.
+
+Given a :class:`~rmbench.text_limits.TextLimit` (the model's ``max_length`` and truncation side), a
+text far longer than the model can read is cut by characters before tokenizing
+(:func:`rmbench.text_limits.encode_within`), so memory follows the model's context, not the record;
+the tokens kept after truncation are unchanged. Such cuts are counted as ``char_cut``.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from typing import Any
 
 from rmbench.backends.model_source import sha256_hex
 from rmbench.datatypes import Message
+from rmbench.text_limits import TextLimit, encode_within
 
 PLAIN_FORMAT = "System: ...\\nUser: ...\\nAssistant: ...\\n (no chat template)"
 
@@ -49,8 +55,9 @@ class Span:
 class ChatRenderer:
     """Chat rendering for one tokenizer; counts boundary and BOS anomalies as it goes (see :attr:`counts`)."""
 
-    def __init__(self, tokenizer: Any) -> None:
+    def __init__(self, tokenizer: Any, limit: TextLimit | None = None) -> None:
         self.tokenizer = tokenizer
+        self.limit = limit
         template = getattr(tokenizer, "chat_template", None)
         self.template: str | None = template if isinstance(template, str) and template else None
         self.counts: Counter[str] = Counter()
@@ -72,9 +79,10 @@ class ChatRenderer:
         """The full conversation with ``response`` as the last assistant turn, tokenized in one go."""
         head, body, tail = self._split(prompt, response)
         self.counts["rendered"] += 1
+        ids = self._encode_within(head + body + tail)
         if self.template is None:
-            return self._lead + self._encode(head + body + tail) + self._trail
-        return self._dedupe_bos(self._encode(head + body + tail))
+            return self._lead + ids + self._trail
+        return self._dedupe_bos(ids)
 
     def likelihood_span(self, prompt: Sequence[Message], response: str) -> Span:
         """Prompt part + response part, tokenized separately; ``start`` indexes the first response token.
@@ -84,16 +92,31 @@ class ChatRenderer:
         """
         head, body, _ = self._split(prompt, response)
         self.counts["rendered"] += 1
-        head_ids = self._encode(head)
-        body_ids = self._encode(body) if body else []
-        if head_ids + body_ids != self._encode(head + body):
+        head_ids = self._encode_within(head)
+        body_ids = self._encode_within(body) if body else []
+        if self._merges_at_boundary(head, body, head_ids, body_ids):
             self.counts["boundary_merges"] += 1
         head_ids = self._lead + head_ids if self.template is None else self._dedupe_bos(head_ids)
         return Span(ids=head_ids + body_ids, start=len(head_ids))
 
     # ---------------------------------------------------------------------------- internals
     def _encode(self, text: str) -> list[int]:
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        # verbose=False: no "longer than the maximum sequence length" warning; truncation is counted here
+        return list(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+
+    def _encode_within(self, text: str) -> list[int]:
+        ids, cut = encode_within(text, self.limit, self.tokenizer, self._encode)
+        if cut:
+            self.counts["char_cut"] += 1
+        return ids
+
+    def _merges_at_boundary(self, head: str, body: str, head_ids: list[int], body_ids: list[int]) -> bool:
+        """Whether tokenizing prompt and response together would merge tokens across their boundary.
+        For texts cut by characters, checked on the 1,000 characters either side of the boundary."""
+        if self.limit is not None and len(head) + len(body) > self.limit.char_budget(self.tokenizer):
+            head, body = head[-1000:], body[:1000]
+            head_ids, body_ids = self._encode(head), self._encode(body) if body else []
+        return head_ids + body_ids != self._encode(head + body)
 
     def _special_affixes(self) -> tuple[list[int], list[int]]:
         """The special tokens this tokenizer adds before and after a text (e.g. BOS; [CLS] and [SEP])."""

@@ -23,6 +23,7 @@ from rmbench.adapters.responses import conversations_of, score_layout
 from rmbench.adapters.scalar import token_counts
 from rmbench.datatypes import Example, Prediction
 from rmbench.errors import UserError
+from rmbench.text_limits import text_limit_of
 
 
 class LogprobBackend(Protocol):
@@ -73,7 +74,7 @@ class LikelihoodAdapter:
             raise UserError(f"unknown reduction '{reduction}'", hint="use sum or mean")
         self.backend = backend
         self.reduction = reduction
-        self.chat = ChatRenderer(backend.tokenizer)
+        self.chat = ChatRenderer(backend.tokenizer, text_limit_of(backend))
 
     def describe(self) -> dict[str, Any]:
         self.backend.prepare("token_logprobs")
@@ -114,7 +115,8 @@ class ImplicitRewardAdapter:
         if not math.isfinite(beta) or beta <= 0:
             raise UserError(f"beta must be a positive number, got {beta}")
         self.policy, self.reference, self.beta = policy_backend, reference_backend, float(beta)
-        self.chat = ChatRenderer(policy_backend.tokenizer)
+        longer = max((policy_backend, reference_backend), key=lambda b: getattr(b, "max_length", 0))
+        self.chat = ChatRenderer(policy_backend.tokenizer, text_limit_of(longer))
 
     def describe(self) -> dict[str, Any]:
         self.policy.prepare("token_logprobs")

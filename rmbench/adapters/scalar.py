@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from rmbench.adapters.chat import ChatRenderer
 from rmbench.adapters.responses import conversations_of, score_layout
 from rmbench.datatypes import Example, Prediction
+from rmbench.text_limits import text_limit_of
 
 
 class ScoringBackend(Protocol):
@@ -46,7 +47,7 @@ class ScalarAdapter:
 
     def __init__(self, backend: ScoringBackend) -> None:
         self.backend = backend
-        self.chat = ChatRenderer(backend.tokenizer)
+        self.chat = ChatRenderer(backend.tokenizer, text_limit_of(backend))
 
     def describe(self) -> dict[str, Any]:
         self.backend.prepare("sequence_scores")

@@ -37,7 +37,9 @@ import transformers
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
 from rmbench.backends.batching import pack_by_budget, shared_prefix_length, truncate
+from rmbench.backends.model_limits import check_trained_head, resolve_max_length
 from rmbench.backends.model_source import locate_model, sha256_hex, tokenizer_digest, weights_digest
+from rmbench.backends.threads import apply_threads
 from rmbench.backends.transformers_forward import CausalForward, ClassifierForward, Group, Request, is_oom
 from rmbench.errors import UserError
 
@@ -55,7 +57,10 @@ class ModelConfig:
     ``model`` is a local folder or a Hub id; ``revision`` a Hub branch, tag or commit.
     ``dtype="auto"`` means float32 on CPU and the checkpoint's half-precision dtype (else float32)
     on an accelerator; float16 on CPU is refused. ``device="auto"`` means CUDA when available,
-    else CPU. ``max_length=None`` takes the model's own limit. ``label_index`` picks the logit of a
+    else CPU. ``max_length=None`` takes the model's own limit; a larger one is refused unless
+    ``force_max_length`` (:mod:`rmbench.backends.model_limits`). ``allow_random_head`` lets a sequence
+    classifier whose head the checkpoint lacks run anyway (tests, speed). ``threads``: torch CPU
+    threads, None for the rule of :mod:`rmbench.backends.threads`. ``label_index`` picks the logit of a
     classifier with 2+ labels (negative counts from the end; default: the last label).
     ``batch_cost`` is the fixed cost of one forward call in token-equivalents, used when packing
     (see :func:`rmbench.backends.batching.pack_by_budget`); ``prefix_sharing`` enables the grouped
@@ -74,6 +79,9 @@ class ModelConfig:
     label_index: int = -1
     prefix_sharing: bool = True
     batch_cost: int = 32
+    force_max_length: bool = False
+    allow_random_head: bool = False
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         if self.dtype not in ("auto", *_DTYPES):
@@ -162,10 +170,13 @@ class TransformersBackend:
         self.config = config
         self.source, self.is_local = locate_model(config.model)
         self.device = resolve_device(config.device)
+        self.threads = apply_threads(config.threads) if self.device.type == "cpu" else None
         self._hf_config = self._from_pretrained(AutoConfig, "model config")
         self.dtype = resolve_dtype(config.dtype, self.device, getattr(self._hf_config, "dtype", None))
         self._tokenizer = self._from_pretrained(AutoTokenizer, "tokenizer")
-        self.max_length = config.max_length or self._model_max_length()
+        self.max_length, self.max_length_source = resolve_max_length(
+            config.max_length, self._hf_config, self._tokenizer, force=config.force_max_length
+        )
         self.stats = BackendStats()
         self._runners: dict[Head, ClassifierForward | CausalForward] = {}
         self._notes: dict[Head, dict[str, Any]] = {}
@@ -196,13 +207,6 @@ class TransformersBackend:
                 "(`hf download ORG/NAME`) or pass a local folder",
             ) from None
 
-    def _model_max_length(self) -> int:
-        limit = getattr(self._tokenizer, "model_max_length", None)
-        if isinstance(limit, int) and 1 < limit < 1_000_000:
-            return limit
-        positions = getattr(self._hf_config, "max_position_embeddings", None)
-        return int(positions) if positions else 2048
-
     def prepare(self, method: Literal["sequence_scores", "token_logprobs"]) -> None:
         """Load the weights ``method`` needs (a sequence classifier or a causal LM), if not loaded yet."""
         self._runner("seq-cls" if method == "sequence_scores" else "causal-lm")
@@ -215,6 +219,8 @@ class TransformersBackend:
         model.to(self.device).eval()
         notes: dict[str, Any] = {"model_class": type(model).__name__}
         missing = sorted(info.get("missing_keys", []))
+        if head == "seq-cls":
+            check_trained_head(missing, self._hf_config, allow_random=self.config.allow_random_head)
         if missing:
             notes["randomly_initialised"] = missing[:8]
         runner: ClassifierForward | CausalForward
@@ -244,6 +250,8 @@ class TransformersBackend:
             "device": str(self.device),
             "cpu_capability": torch.backends.cpu.get_cpu_capability() if self.device.type == "cpu" else None,
             "max_length": self.max_length,
+            "max_length_source": self.max_length_source,
+            "threads": None if self.threads is None else {"n": self.threads[0], "reason": self.threads[1]},
             "truncation_side": self.config.truncation_side,
             "padding_side": "right",
             "token_budget": self.config.token_budget,

@@ -10,6 +10,7 @@ cache rows are repeated for every member, and each member's suffix continues at 
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +74,27 @@ def caches_like_a_decoder(model: Any, max_length: int) -> bool:
     return not (window and getattr(cfg, "use_sliding_window", True) and window < max_length)
 
 
+def cache_argument(forward: Any) -> str:
+    """The name under which ``forward`` (a model or its ``forward``) takes a KV cache: ``cache`` in
+    transformers 5 (where ``past_key_values`` is deprecated, to be removed in 5.40), ``past_key_values``
+    in releases before it."""
+    target = getattr(forward, "forward", forward)
+    try:
+        params = inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return "past_key_values"
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def returned_cache(output: Any) -> Any:
+    """The KV cache a forward pass with ``use_cache=True`` returned (``output.cache`` in transformers 5,
+    ``output.past_key_values`` before), read without touching the deprecated name when the new one exists."""
+    fields = output.keys() if hasattr(output, "keys") else ()
+    if "cache" in fields:
+        return output["cache"]
+    return output.past_key_values
+
+
 def _shared_pass(
     forward: Any,
     groups: list[Group],
@@ -91,7 +113,7 @@ def _shared_pass(
     first = forward(input_ids=p_ids, attention_mask=p_mask, use_cache=True, **prefix_kwargs)
     rows = [gi for gi, g in enumerate(groups) for _ in g.requests]
     row_index = torch.tensor(rows, device=device)
-    cache = first.past_key_values
+    cache = returned_cache(first)
     cache.batch_select_indices(row_index)
     suffixes = [r.ids[g.prefix :] for g in groups for r in g.requests]
     s_ids, s_mask = pad_right(suffixes, pad_id, device)
@@ -101,8 +123,8 @@ def _shared_pass(
         input_ids=s_ids,
         attention_mask=torch.cat([p_mask[row_index], s_mask], dim=1),
         position_ids=positions,
-        past_key_values=cache,
         use_cache=True,
+        **{cache_argument(forward): cache},
         **suffix_kwargs,
     )
     stats.sequences += len(rows)

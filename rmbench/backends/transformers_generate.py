@@ -41,8 +41,13 @@ class GenerateSettings:
     max_length: int = 4096
 
 
-def encode_chat(tokenizer: Any, messages: Sequence[Any]) -> list[int]:
-    """Token ids of ``messages`` under the tokenizer's chat template, ending with the assistant cue."""
+def encode_chat(tokenizer: Any, messages: Sequence[Any], max_tokens: int | None = None) -> list[int]:
+    """Token ids of ``messages`` under the tokenizer's chat template, ending with the assistant cue.
+
+    With ``max_tokens`` (the prompt room), a rendering far longer than that is cut by characters on the
+    left before tokenizing (:func:`rmbench.text_limits.encode_within`): the last ``max_tokens`` ids,
+    the only ones generation keeps, are unchanged and memory stays bounded.
+    """
     if not getattr(tokenizer, "chat_template", None):
         raise BackendRefused(
             "this tokenizer has no chat template, so judge prompts cannot be formatted",
@@ -53,8 +58,13 @@ def encode_chat(tokenizer: Any, messages: Sequence[Any]) -> list[int]:
         add_generation_prompt=True,
         tokenize=False,
     )
-    ids: list[int] = tokenizer(text, add_special_tokens=False)["input_ids"]
-    return ids
+    from rmbench.text_limits import TextLimit, encode_within
+
+    def encode(part: str) -> list[int]:
+        return list(tokenizer(part, add_special_tokens=False, verbose=False)["input_ids"])
+
+    limit = TextLimit(max_tokens, "left") if max_tokens else None
+    return encode_within(text, limit, tokenizer, encode)[0]
 
 
 def choice_token_ids(tokenizer: Any, choices: Sequence[str]) -> dict[str, int]:
@@ -92,7 +102,7 @@ def generate(
     cut: list[int] = []
     for r in requests:
         room = max(1, settings.max_length - r.max_new_tokens)
-        ids, n_cut = truncate(encode_chat(tokenizer, r.messages), room, "left")
+        ids, n_cut = truncate(encode_chat(tokenizer, r.messages, room), room, "left")
         encoded.append(ids)
         cut.append(n_cut)
     out: list[Generation | None] = [None] * len(requests)
