@@ -523,7 +523,8 @@ app.add_typer(leaderboard_app, name="leaderboard")
 
 @leaderboard_app.command("build")
 def leaderboard_build(
-    runs: Annotated[list[Path], typer.Argument(help="Run directories of one task version and data fingerprint.")],
+    runs: Annotated[list[Path], typer.Argument(
+        help="Run directories of one task version and data fingerprint, or folders of them (runs/llmbar).")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Default: leaderboards/<task>.json.")] = None,
     runs_root: Annotated[
         Optional[Path], typer.Option("--runs-root", help="Record run directories relative to this folder.")
@@ -561,7 +562,7 @@ def leaderboard_verify(
     from rmbench.sources import resolve_data_dir
 
     doc = load_leaderboard(file)
-    problems = verify_leaderboard(doc, runs_root, resolve_data_dir(data_dir))
+    problems = verify_leaderboard(doc, runs_root, resolve_data_dir(data_dir), leaderboard_file=file)
     console = _console()
     if problems:
         for p in problems:

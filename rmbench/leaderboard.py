@@ -140,8 +140,7 @@ def rank_entries(runs: Sequence[LoadedRun], names: Sequence[str], headline: Mapp
 def build_leaderboard(run_dirs: Sequence[Path], *, runs_root: Path | None = None, seed: int = 0,
                       n_resamples: int = 10000, confidence: float = 0.95) -> dict[str, Any]:
     """A ``rmbench.leaderboard/1`` document from run directories of one task version and data fingerprint."""
-    if not run_dirs:
-        raise UserError("leaderboard build needs at least one run directory")
+    run_dirs = expand_run_dirs(run_dirs)
     runs = [load_run_dir(Path(d)) for d in run_dirs]
     if len({r.path.resolve() for r in runs}) < len(runs):
         raise UserError("the same run directory was given twice")
@@ -167,6 +166,40 @@ def build_leaderboard(run_dirs: Sequence[Path], *, runs_root: Path | None = None
                     "confidence": confidence},
         "entries": entries,
     }
+
+
+def expand_run_dirs(paths: Sequence[Path]) -> list[Path]:
+    """Run directories from the command line: a run directory (it holds ``run.json``) as it is, and a
+    folder of runs (``runs/llmbar`` in the default ``runs/<task>/<run>`` layout, or ``runs``) as every run
+    directory below it, in sorted order. A path that is neither is an error naming it."""
+    if not paths:
+        raise UserError("leaderboard build needs at least one run directory")
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if (path / RUN_FILE).is_file():
+            out.append(path)
+            continue
+        found = sorted(p.parent for p in path.rglob(RUN_FILE)) if path.is_dir() else []
+        if not found:
+            raise UserError(f"{path}: neither a run directory nor a folder of runs (no {RUN_FILE} found)")
+        out += found
+    return out
+
+
+def resolve_run_dir(recorded: str, runs_root: Path | None, leaderboard_file: Path | None) -> Path:
+    """Where a recorded ``run_dir`` is: against ``runs_root`` when given; else as recorded (relative to the
+    current folder, where ``leaderboard build`` ran), falling back to the leaderboard file's folder and its
+    parent (``leaderboards/x.json`` beside ``runs/``)."""
+    run_dir = Path(recorded)
+    if run_dir.is_absolute():
+        return run_dir
+    if runs_root is not None:
+        return runs_root / run_dir
+    candidates = [run_dir]
+    if leaderboard_file is not None:
+        here = leaderboard_file.resolve().parent
+        candidates += [here / run_dir, here.parent / run_dir]
+    return next((c for c in candidates if (c / RUN_FILE).exists()), run_dir)
 
 
 def default_output_path(doc: Mapping[str, Any]) -> Path:
@@ -241,7 +274,7 @@ def _audit(name: str, run_dir: Path, data_dir: Path | None) -> tuple[LoadedRun |
 
 
 def verify_leaderboard(doc: Mapping[str, Any], runs_root: Path | None = None,
-                       data_dir: Path | None = None) -> list[Mismatch]:
+                       data_dir: Path | None = None, leaderboard_file: Path | None = None) -> list[Mismatch]:
     """Recompute every entry from its run directory (resolved against ``runs_root`` when given), after
     auditing its items and grading them again from their raw scores (data from ``data_dir``, else the
     folder each run read)."""
@@ -253,9 +286,7 @@ def verify_leaderboard(doc: Mapping[str, Any], runs_root: Path | None = None,
                 "data fingerprint": doc["data_fingerprint"]}
     for entry in doc["entries"]:
         name = entry.get("name", "?")
-        run_dir = Path(entry["run_dir"])
-        if runs_root is not None and not run_dir.is_absolute():
-            run_dir = runs_root / run_dir
+        run_dir = resolve_run_dir(entry["run_dir"], runs_root, leaderboard_file)
         if not (run_dir / RUN_FILE).exists() or not (run_dir / ITEMS_FILE).exists():
             out.append(Mismatch(name, "run_dir", str(run_dir), "not found (need run.json and items.jsonl)"))
             continue

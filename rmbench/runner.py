@@ -140,7 +140,10 @@ class RunOutcome:
 def default_run_dir(cfg: RunConfig, task_name: str) -> Path:
     """``runs/<task>/<model slug>-<kind>-<hash>``; every part is a safe name (:mod:`rmbench.names`), so
     neither a task name nor a model id can place the folder outside ``runs/``."""
-    tag = content_hash([cfg.evaluator_settings(), cfg.limit, sorted(cfg.subsets), cfg.seed])[:8]
+    parts: list[Any] = [cfg.evaluator_settings(), cfg.limit, sorted(cfg.subsets), cfg.seed]
+    if cfg.task_overrides:  # --data-file / --field / --option / --set: another file is another run
+        parts.append(_jsonable(cfg.task_overrides))
+    tag = content_hash(parts)[:8]
     folder = check_name(f"{slugify(cfg.model)}-{slugify(cfg.kind, fallback='kind')}-{tag}", "run folder name")
     return Path("runs") / check_name(task_name, "task name") / folder
 

@@ -36,7 +36,7 @@ def test_resume_refusal_names_the_setting(tmp_path: Path) -> None:
     out = tmp_path / "run"
     args = ["run", "--quiet", "--task", "llmbar", "--bundled", "--limit", "2", "--model", "baseline:length",
             "--n-bootstrap", "50", "--out", str(out)]
-    assert CliRunner().invoke(app, args).exit_code == 0
+    assert CliRunner().invoke(app, [*args, "--max-length", "4096"]).exit_code == 0
     result = CliRunner().invoke(app, [*args, "--max-length", "2048"])
     assert isinstance(result.exception, UserError)
     assert "config.max_length: 4096 -> 2048" in str(result.exception)

@@ -292,3 +292,14 @@ def test_unknown_column_in_the_mapping(tmp_path: Path) -> None:
     result = _cli("run", *PAIRS, "--data-file", str(data), "--field", "prompt=questoin", "--field", "chosen=good",
                   "--field", "rejected=bad", "--out", str(tmp_path / "o"))  # fmt: skip
     _user_error(result, "prefs.csv:2: field 'questoin': missing", "record has: area, bad, good, question")
+
+
+def test_default_run_dir_depends_on_the_data_file() -> None:
+    """Two --data-file runs of the 'pairs' task with one model went to one default folder, so the second
+    was refused ('scored on different content'); built-in tasks without overrides keep their folder."""
+    from rmbench.runner import RunConfig, default_run_dir
+
+    a = RunConfig(task="pairs", model="m", task_overrides={"source": {"local": {"files": ["/a.csv"]}}})
+    b = RunConfig(task="pairs", model="m", task_overrides={"source": {"local": {"files": ["/b.jsonl"]}}})
+    assert default_run_dir(a, "pairs") != default_run_dir(b, "pairs")
+    assert default_run_dir(RunConfig(task="llmbar", model="m"), "llmbar").name.startswith("m-scalar-")
