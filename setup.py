@@ -2,7 +2,7 @@
 
 The built-in tasks and prompt templates live in top-level folders next to the package (a fixed
 layout), so a regular wheel would not carry them. ``build_py`` copies them into the wheel as
-``rmbench/_builtin/tasks`` and ``rmbench/_builtin/prompts``; :func:`rmbench.task.builtin_dir` uses
+``rmbench/_builtin/tasks`` and ``rmbench/_builtin/prompts``; :func:`rmbench.data.task.builtin_dir` uses
 those folders when the repository's are absent. An editable install reads the repository folders
 directly and copies nothing. Metadata, dependencies and package data are in ``pyproject.toml``;
 ``MANIFEST.in`` puts the two folders into the sdist, so a wheel built from the sdist has them too.

@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _examples(data_dir: Path | None, n: int) -> list[Any]:
-    from rmbench.examples import load_examples
-    from rmbench.task import load_task
+    from rmbench.data.examples import load_examples
+    from rmbench.data.task import load_task
 
     spec = load_task("llmbar").spec
     if data_dir is not None and data_dir.is_dir():
@@ -37,7 +37,7 @@ def _examples(data_dir: Path | None, n: int) -> list[Any]:
 
 def _backend(name: str, model_dir: str, max_batch_size: int) -> Any:
     if name == "transformers":
-        from rmbench.backends.transformers_backend import ModelConfig, TransformersBackend
+        from rmbench.backends.transformers.backend import ModelConfig, TransformersBackend
 
         return TransformersBackend(ModelConfig(model=model_dir, max_batch_size=max_batch_size))
     from rmbench.backends.vllm_backend import VLLMBackend, VLLMConfig
@@ -46,7 +46,7 @@ def _backend(name: str, model_dir: str, max_batch_size: int) -> Any:
 
 
 def _measure(name: str, model_dir: str, examples: list[Any], args: argparse.Namespace) -> dict[str, Any]:
-    from rmbench.adapters.judge import JudgeAdapter, JudgeSettings
+    from rmbench.adapters.judge.adapter import JudgeAdapter, JudgeSettings
 
     t0 = time.perf_counter()
     backend = _backend(name, model_dir, args.max_batch_size)
@@ -78,7 +78,7 @@ def main() -> None:
     parser.add_argument("--backends", default="transformers,vllm")
     args = parser.parse_args()
 
-    from rmbench.models import parse_model
+    from rmbench.adapters.build import parse_model
 
     model_dir, _ = parse_model(args.model)
     examples = _examples(args.data_dir, args.items)

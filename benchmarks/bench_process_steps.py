@@ -22,11 +22,11 @@ import numpy as np
 
 def _model_folder(model: str | None, workdir: Path) -> str:
     if model is None:
-        from rmbench.embedded import resolve_embedded
-        from rmbench.tiny import build_tiny_model
+        from rmbench.backends.embedded import resolve_embedded
+        from rmbench.testing.tiny import build_tiny_model
 
         return str(build_tiny_model(workdir / "tiny-lm", kind="causal-lm", tokenizer_dir=resolve_embedded("smollm2-135m-instruct")))
-    from rmbench.models import parse_model
+    from rmbench.adapters.build import parse_model
 
     return parse_model(model)[0]
 
@@ -43,10 +43,10 @@ def main() -> None:
 
     import torch
 
-    from rmbench.adapters.process import ProcessSettings, build_process_adapter
-    from rmbench.backends.transformers_backend import ModelConfig, TransformersBackend
-    from rmbench.examples import load_examples
-    from rmbench.task import load_task
+    from rmbench.adapters.steps.process import ProcessSettings, build_process_adapter
+    from rmbench.backends.transformers.backend import ModelConfig, TransformersBackend
+    from rmbench.data.examples import load_examples
+    from rmbench.data.task import load_task
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = _model_folder(args.model, Path(tmp))

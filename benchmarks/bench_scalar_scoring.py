@@ -12,7 +12,7 @@ Approaches (all score the same token ids: each pair's prompt + response under th
   (e) no-padding   the forward-only limit: equal-length sequences batched with no padding at all;
                    only forward time is counted (it still computes every prompt twice)
 
-Models: ``tiny`` (random 2-layer Llama built by rmbench.tiny, SmolLM2's tokenizer) and ``smollm2``
+Models: ``tiny`` (random 2-layer Llama built by rmbench.testing.tiny, SmolLM2's tokenizer) and ``smollm2``
 (SmolLM2-135M-Instruct as a sequence classifier with a random, seeded head). In bfloat16 it also
 reports how many LLMBar decisions flip between batch size 1 and the packed / shared paths.
 Data: the five ``$RMBENCH_DATA_DIR/llmbar/LLMBar_*.json`` files (fields input, output_1, output_2, label).
@@ -33,9 +33,9 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from rmbench.adapters.chat import ChatRenderer
-from rmbench.backends.transformers_backend import ModelConfig, TransformersBackend
-from rmbench.embedded import resolve_embedded
-from rmbench.tiny import build_tiny_model
+from rmbench.backends.embedded import resolve_embedded
+from rmbench.backends.transformers.backend import ModelConfig, TransformersBackend
+from rmbench.testing.tiny import build_tiny_model
 
 Pair = tuple[list[int], list[int]]
 

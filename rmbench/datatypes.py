@@ -109,7 +109,7 @@ class PairwiseExample(_ExampleBase):
 class MultiResponseExample(_ExampleBase):
     """One prompt with one or more correct and several incorrect responses.
 
-    ``scoring`` names how scores turn into correctness (see :mod:`rmbench.grading`):
+    ``scoring`` names how scores turn into correctness (see :mod:`rmbench.grading.core`):
 
     * ``best_of_n``: correct when every correct response outscores every incorrect one
       (RewardBench 2 best-of-4, RewardMATH 1-vs-9).
@@ -228,7 +228,7 @@ class ItemResult:
     ``scores`` keeps the raw model outputs (scores, verdict text, probabilities) so statistics can
     be recomputed without rerunning the model. ``baselines`` holds the same metrics for cheap
     reference scorers (response length) computed on the same item. ``identity`` is the hash of the
-    run configuration that produced the line (:mod:`rmbench.run_identity`; empty on lines written
+    run configuration that produced the line (:mod:`rmbench.results.identity`; empty on lines written
     before rmbench recorded it): a resumed run reuses only lines of its own identity.
     """
 
@@ -270,7 +270,7 @@ class Prediction:
     ``invalid`` marks an item the model could not score (e.g. an unparseable verdict); grading applies
     the run's explicit policy to it. ``tokens`` counts the tokens the model processed for this item.
     ``error`` is set when the backend failed (a server kept answering 503): the item is then stored
-    as an error, not graded, and asked again on resume (:mod:`rmbench.item_errors`).
+    as an error, not graded, and asked again on resume (:mod:`rmbench.results.item_errors`).
     """
 
     scores: Mapping[str, Any]

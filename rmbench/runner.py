@@ -18,14 +18,15 @@ from typing import Any
 
 from rmbench import __version__
 from rmbench.adapters.baselines import LengthBaseline
+from rmbench.adapters.judge.config import effective_invalid_policy, judge_adapter_options
+from rmbench.config_checks import validate_run_config
+from rmbench.data.examples import ExampleSet, load_examples
+from rmbench.data.task import LoadedTask, load_task
 from rmbench.datatypes import Example, ItemResult, content_hash
 from rmbench.errors import Interrupted, UserError
-from rmbench.examples import ExampleSet, load_examples
-from rmbench.grading import Graded, Policies, grade, to_item
-from rmbench.item_errors import DEFAULT_MAX_CONSECUTIVE, ConsecutiveErrors, pending_examples
-from rmbench.judge_config import effective_invalid_policy, judge_adapter_options
+from rmbench.grading.core import Graded, Policies, grade, to_item
 from rmbench.names import check_name, slugify
-from rmbench.results import (
+from rmbench.results.files import (
     ITEMS_FILE,
     REPORT_FILE,
     RUN_FILE,
@@ -36,12 +37,11 @@ from rmbench.results import (
     read_items,
     read_json,
 )
-from rmbench.run_config_checks import validate_run_config
-from rmbench.run_dir import check_can_overwrite, check_out_path, clear_run_dir, lock_run_dir
-from rmbench.run_identity import STATISTICS_KEYS, check_item_identities, identity_hash
-from rmbench.run_identity import identity as _identity
-from rmbench.summary import build_summary
-from rmbench.task import LoadedTask, load_task
+from rmbench.results.identity import STATISTICS_KEYS, check_item_identities, identity_hash
+from rmbench.results.identity import identity as _identity
+from rmbench.results.item_errors import DEFAULT_MAX_CONSECUTIVE, ConsecutiveErrors, pending_examples
+from rmbench.results.run_dir import check_can_overwrite, check_out_path, clear_run_dir, lock_run_dir
+from rmbench.results.summary import build_summary
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class RunConfig:
     # evaluator
     dtype: str = "auto"
     device: str = "auto"
-    max_length: int | None = None  # None: the model's own limit (rmbench.backends.model_limits)
+    max_length: int | None = None  # None: the model's own limit (rmbench.backends.transformers.model_limits)
     truncation_side: str = "left"
     token_budget: int = 16384
     max_batch_size: int = 64
@@ -85,7 +85,7 @@ class RunConfig:
     scores_file: Path | None = None
     scores_by_order: bool = False
 
-    # process reward models and critics (rmbench.step_config): how steps are read, the threshold policy
+    # process reward models and critics (rmbench.adapters.steps.config): how steps are read, the threshold policy
     step_separator: str = "\n\n"
     step_tokens: str = "+,-"
     prm_head: str = "auto"
@@ -99,7 +99,7 @@ class RunConfig:
     critic_temperature: float = 0.7
     critic_max_new_tokens: int = 512
 
-    # generative judges (rmbench.judge_config): how the judge runs, is asked and is read
+    # generative judges (rmbench.adapters.judge.config): how the judge runs, is asked and is read
     backend: str = "transformers"  # transformers | vllm | openai
     judge_mode: str = "auto"  # auto | pairwise | rating | verify | listwise | segments
     swap: str = "both"  # both | random | none
@@ -109,7 +109,7 @@ class RunConfig:
     inconsistent_policy: str = "half"  # half | wrong
     max_new_tokens: int | None = None
     api_base: str | None = None  # --backend openai: the server's /v1 URL
-    # backend errors (rmbench.item_errors): stop after this many failed items in a row (0: never)
+    # backend errors (rmbench.results.item_errors): stop after this many failed items in a row (0: never)
     max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE
 
     def __post_init__(self) -> None:
@@ -119,11 +119,11 @@ class RunConfig:
         keys = ("model", "kind", "ref_model", "dtype", "max_length", "truncation_side", "reduction")
         out = {k: getattr(self, k) for k in keys}
         if self.kind in ("process", "critic"):
-            from rmbench.step_config import critic_settings_dict, process_settings_dict
+            from rmbench.adapters.steps.config import critic_settings_dict, process_settings_dict
 
             out.update(process_settings_dict(self) if self.kind == "process" else critic_settings_dict(self))
         if self.kind == "judge":
-            from rmbench.judge_config import judge_settings_dict
+            from rmbench.adapters.judge.config import judge_settings_dict
 
             out.update(judge_settings_dict(self))
         return out
@@ -219,7 +219,7 @@ def _check_resume(run_dir: Path, manifest: Mapping[str, Any], with_model: bool =
     old = read_json(run_dir / RUN_FILE)
     a, b = _identity(old, with_model), _identity(manifest, with_model)
     if a != b:
-        from rmbench.settings_diff import settings_diff
+        from rmbench.results.settings_diff import settings_diff
 
         raise UserError(
             f"{run_dir} holds a run with a different configuration (differs in: {'; '.join(settings_diff(a, b))})",
@@ -285,8 +285,8 @@ def _run_locked(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, run_dir: Pa
         adapter.bind(exset.examples, restricted=bool(cfg.limit or cfg.subsets))
         manifest = _manifest(cfg, task, exset, adapter.describe())
     elif pending or not manifest_path.exists():
-        from rmbench.models import build_adapter
-        from rmbench.step_config import step_adapter_options
+        from rmbench.adapters.build import build_adapter
+        from rmbench.adapters.steps.config import step_adapter_options
 
         step_options = step_adapter_options(cfg, task.spec.name, exset.examples, cfg.evaluator_settings())
         adapter = build_adapter(
@@ -407,7 +407,7 @@ def _baseline_applies(chunk: Sequence[Example]) -> bool:
 
 
 def write_outputs(run_dir: Path, summary: Mapping[str, Any]) -> None:
-    from rmbench.report import render_markdown
+    from rmbench.reports.run_report import render_markdown
 
     atomic_write_json(run_dir / SUMMARY_FILE, summary)
     atomic_write_text(run_dir / REPORT_FILE, render_markdown(summary))

@@ -49,7 +49,7 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def smollm2_dir() -> Path:
     """SmolLM2-135M-Instruct as a local HF folder (float32 safetensors, tokenizer, chat template)."""
-    from rmbench.embedded import resolve_embedded
+    from rmbench.backends.embedded import resolve_embedded
 
     return resolve_embedded("smollm2-135m-instruct")
 
@@ -57,7 +57,7 @@ def smollm2_dir() -> Path:
 @pytest.fixture(scope="session")
 def tiny_lm_dir(tmp_path_factory: pytest.TempPathFactory, smollm2_dir: Path) -> Path:
     """A tiny random ``LlamaForCausalLM`` with SmolLM2's tokenizer and chat template (seed 0)."""
-    from rmbench.tiny import build_tiny_model
+    from rmbench.testing.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-lm"), kind="causal-lm", tokenizer_dir=smollm2_dir)
 
@@ -65,7 +65,7 @@ def tiny_lm_dir(tmp_path_factory: pytest.TempPathFactory, smollm2_dir: Path) -> 
 @pytest.fixture(scope="session")
 def tiny_rm_dir(tmp_path_factory: pytest.TempPathFactory, smollm2_dir: Path) -> Path:
     """A tiny random ``LlamaForSequenceClassification`` (one label: a scalar reward; seed 0)."""
-    from rmbench.tiny import build_tiny_model
+    from rmbench.testing.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-rm"), kind="seq-cls", tokenizer_dir=smollm2_dir)
 
@@ -73,7 +73,7 @@ def tiny_rm_dir(tmp_path_factory: pytest.TempPathFactory, smollm2_dir: Path) -> 
 @pytest.fixture(scope="session")
 def tiny_tokcls_dir(tmp_path_factory: pytest.TempPathFactory, smollm2_dir: Path) -> Path:
     """A tiny random ``LlamaForTokenClassification`` (two labels per token; seed 0)."""
-    from rmbench.tiny import build_tiny_model
+    from rmbench.testing.tiny import build_tiny_model
 
     return build_tiny_model(
         tmp_path_factory.mktemp("tiny-tokcls"), kind="token-cls", tokenizer_dir=smollm2_dir

@@ -48,7 +48,7 @@ def tokenizer(smollm2_dir: Path) -> Any:
 
 
 def _build(model: Path | str, kind: str, **kwargs: Any) -> Any:
-    from rmbench.models import build_adapter
+    from rmbench.adapters.build import build_adapter
 
     return build_adapter(str(model), kind, **kwargs)
 
@@ -145,7 +145,7 @@ def test_likelihood_sum_mean_and_empty_response(tiny_lm_dir: Path) -> None:
 
 def test_implicit_reward_of_a_model_against_itself_is_zero(tiny_lm_dir: Path) -> None:
     from rmbench.adapters.likelihood import ImplicitRewardAdapter
-    from rmbench.backends.transformers_backend import ModelConfig, TransformersBackend
+    from rmbench.backends.transformers.backend import ModelConfig, TransformersBackend
 
     shared = _build(tiny_lm_dir, "implicit", ref_model=str(tiny_lm_dir), beta=0.1)
     assert shared.policy is shared.reference
@@ -187,7 +187,7 @@ def test_random_baseline_is_deterministic_and_order_free() -> None:
 
 def test_baselines_and_model_building_do_not_import_torch() -> None:
     code = (
-        "import sys; from rmbench.models import build_adapter; "
+        "import sys; from rmbench.adapters.build import build_adapter; "
         "a = build_adapter('baseline:random', 'baseline', seed=3); "
         "assert a.kind == 'baseline'; assert 'torch' not in sys.modules, 'torch imported'"
     )

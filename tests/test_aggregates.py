@@ -1,4 +1,4 @@
-"""Derived metrics (rmbench.aggregates) against scikit-learn and hand computations."""
+"""Derived metrics (rmbench.results.aggregates) against scikit-learn and hand computations."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score, f1_score, precision_score, recall_score
 
-from rmbench.aggregates import aggregate, cluster_bootstrap_sums
 from rmbench.datatypes import ItemResult
+from rmbench.results.aggregates import aggregate, cluster_bootstrap_sums
 
 
 def _item(i: int, metrics: dict, cluster: str | None = None) -> ItemResult:

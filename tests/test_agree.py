@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rmbench.agree import agree, confusion, item_label, subset_ranks
-from rmbench.cli import app
+from rmbench.analysis.agree import agree, confusion, item_label, subset_ranks
+from rmbench.analysis.pairing import load_run_dir
+from rmbench.cli.commands import app
 from rmbench.datatypes import ItemResult
-from rmbench.pairing import load_run_dir
 from rmbench.stats import cohen_kappa, fleiss_kappa_from_ratings
 
 LIMIT = 10
@@ -130,14 +130,14 @@ def test_agree_cli_outputs(runs: list[Path], tmp_path: Path) -> None:
                                    "--n-bootstrap", "300"])
     assert res.exit_code == 0, res.output
     doc = json.loads(js.read_text())
-    assert doc["schema"] == "rmbench.agree/1" and len(doc["pairs"]) == 3
+    assert doc["schema"] == "rmbench.analysis.agree/1" and len(doc["pairs"]) == 3
     text = md.read_text()
     assert "Cohen's kappa" in text and "Fleiss' kappa" in text and "Confusion tables" in text
     assert "Sensitivity range" in text and "Spearman" in text
 
 
 def test_agree_needs_two_runs(runs: list[Path]) -> None:
-    proc = subprocess.run([sys.executable, "-m", "rmbench.cli", "agree", str(runs[0])], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "rmbench.cli.commands", "agree", str(runs[0])], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 2
     assert "at least two runs" in proc.stderr

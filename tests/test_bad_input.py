@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from rmbench.adapters.judge.prompts import load_prompt
 from rmbench.errors import RecordError, UserError
-from rmbench.prompts import load_prompt
-from rmbench.results import read_items
+from rmbench.results.files import read_items
 from rmbench.runner import RunConfig, run
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rmbench.cli", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "rmbench.cli.commands", *args], capture_output=True, text=True, timeout=300)
 
 
 def _one_line_error(result: subprocess.CompletedProcess[str], needle: str) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rmbench.cli import app
+from rmbench.cli.commands import app
 from rmbench.errors import UserError
 
 

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from rmbench.cli import app
-from rmbench.compare import compare_runs, compare_values
+from rmbench.analysis.compare import compare_runs, compare_values
+from rmbench.analysis.gate import decide, run_gate, unpaired_bounds
+from rmbench.analysis.pairing import load_run_dir
+from rmbench.cli.commands import app
 from rmbench.errors import UserError
-from rmbench.gate import decide, run_gate, unpaired_bounds
-from rmbench.pairing import load_run_dir
 
 LIMIT = 12  # per subset: 60 LLMBar items
 
@@ -37,7 +37,7 @@ def _report(run_dir: Path) -> None:
 
 def _cli_main(*args: str) -> subprocess.CompletedProcess[str]:
     """Through ``main()``, so user errors become exit code 2."""
-    return subprocess.run([sys.executable, "-m", "rmbench.cli", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "rmbench.cli.commands", *args], capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,7 @@ def test_compare_cli_numbers_match_items(runs: dict[str, Path], tmp_path: Path) 
                                    "--n-bootstrap", "1000"])
     assert res.exit_code == 0, res.output
     doc = json.loads(js.read_text())
-    assert doc["schema"] == "rmbench.compare/1"
+    assert doc["schema"] == "rmbench.analysis.compare/1"
     a, b = _items(runs["length"]), _items(runs["r0"])
     overall = doc["rows"]["overall"]
     acc_a = np.mean([d["metrics"]["accuracy"] for d in a.values()])

@@ -17,11 +17,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rmbench.converters import get_finisher
+from rmbench.data.converters import get_finisher
+from rmbench.data.examples import ExampleSet, load_examples
+from rmbench.data.task import load_task
 from rmbench.datatypes import MultiResponseExample, PairwiseExample
 from rmbench.errors import RecordError, UserError
-from rmbench.examples import ExampleSet, load_examples
-from rmbench.task import load_task
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

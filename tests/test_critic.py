@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from rmbench.adapters.critic import (
+from rmbench.adapters.steps.critic import (
     CriticAdapter,
     CriticSettings,
     build_critic_adapter,
@@ -21,7 +21,7 @@ from rmbench.adapters.critic import (
 from rmbench.backends import Generation, GenerationRequest
 from rmbench.datatypes import StepwiseExample
 from rmbench.errors import UserError
-from rmbench.grading import Policies, grade
+from rmbench.grading.core import Policies, grade
 
 EX = StepwiseExample(id="e1", subset="gsm8k", prompt="What is 2 + 2 * 3?",
                      steps=("2 + 2 = 4.", "4 * 3 = 12.", "The answer is 12."), first_error=0)
@@ -112,7 +112,7 @@ def test_settings_are_checked() -> None:
 
 
 class LocalGenerator:
-    """Test-only generation backend: helper functions of rmbench.backends.transformers_generate."""
+    """Test-only generation backend: helper functions of rmbench.backends.transformers.generate."""
 
     def __init__(self, folder: Path) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -121,7 +121,7 @@ class LocalGenerator:
         self.model = AutoModelForCausalLM.from_pretrained(folder).eval()
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        from rmbench.backends.transformers_generate import generate
+        from rmbench.backends.transformers.generate import generate
 
         return generate(self.model, self.tokenizer, requests, self.model.device)
 
@@ -131,9 +131,9 @@ class LocalGenerator:
 
 @pytest.mark.slow
 def test_critic_with_smollm2_reports_the_unparseable_rate(smollm2_dir: Path, data_dir: Path) -> None:
-    from rmbench.examples import load_examples
-    from rmbench.grading import to_item
-    from rmbench.task import load_task
+    from rmbench.data.examples import load_examples
+    from rmbench.data.task import load_task
+    from rmbench.grading.core import to_item
 
     examples = load_examples(load_task("processbench").spec, data_dir, limit=3, subsets=["gsm8k"]).examples
     adapter = CriticAdapter(LocalGenerator(smollm2_dir), CriticSettings(max_new_tokens=64))
@@ -153,7 +153,7 @@ def test_critic_with_smollm2_reports_the_unparseable_rate(smollm2_dir: Path, dat
 def test_cli_critic_run(smollm2_dir: Path, data_dir: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from rmbench.cli import app
+    from rmbench.cli.commands import app
 
     out = tmp_path / "critic"
     r = CliRunner().invoke(app, ["run", "--quiet", "--model", str(smollm2_dir), "--kind", "critic", "--task",

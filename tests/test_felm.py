@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from rmbench.data.examples import load_examples
+from rmbench.data.task import load_task
 from rmbench.datatypes import ItemResult, Prediction, SegmentExample
-from rmbench.examples import load_examples
-from rmbench.grading import Policies, to_item
-from rmbench.summary import compute_results
-from rmbench.task import load_task
+from rmbench.grading.core import Policies, to_item
+from rmbench.results.summary import compute_results
 
 # Counted from felm/all.jsonl (hkust-nlp/felm eval/all.jsonl @ a3a50977): responses, segments,
 # non-factual segments, non-factual responses per domain.
@@ -165,7 +165,7 @@ def test_cli_felm_with_embedded_judge(tmp_path: Path, data_dir: Path) -> None:
     """The embedded SmolLM2 as a FELM judge: per-domain F1 / balanced accuracy with CIs, unparseable rate."""
     from typer.testing import CliRunner
 
-    from rmbench.cli import app
+    from rmbench.cli.commands import app
 
     out = tmp_path / "felm-run"
     args = [
@@ -219,7 +219,7 @@ def _terminal_tables_fit(summary: dict, width: int) -> None:
     """Ten metrics do not fit 80 columns: the terminal view splits them over tables, none cut off."""
     from rich.console import Console
 
-    from rmbench.report import render_terminal
+    from rmbench.reports.run_report import render_terminal
 
     console = Console(width=width, record=True, force_terminal=False)
     console.print(render_terminal(summary, width=width))

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from rmbench.adapters.judge_modes import build_asks
+from rmbench.adapters.judge.modes import build_asks
 from rmbench.adapters.responses import conversations_of
+from rmbench.data.examples import load_examples
+from rmbench.data.task import load_task
 from rmbench.datatypes import PairwiseExample
-from rmbench.examples import load_examples
-from rmbench.task import load_task
 
 U = "user"
 A = "assistant"
@@ -136,7 +136,7 @@ def test_hh_file_runs_end_to_end_with_cli_flags_only(tiny_rm_dir: Path, tmp_path
     the tiny reward model's score of that side's whole conversation, computed here by hand."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from rmbench.cli import app
+    from rmbench.cli.commands import app
 
     data = _jsonl(tmp_path / "hh.jsonl", HH_ROWS)
     out = tmp_path / "run"
@@ -174,7 +174,7 @@ def test_hh_file_runs_end_to_end_with_cli_flags_only(tiny_rm_dir: Path, tmp_path
 def test_likelihood_reward_scores_each_side_after_its_own_history(tiny_lm_dir: Path, tmp_path: Path) -> None:
     """The likelihood of a side with its own history equals that of the same response in a pair whose
     shared prompt is that whole history (the adapter renders ``side_prompt``, not ``prompt``)."""
-    from rmbench.models import build_adapter
+    from rmbench.adapters.build import build_adapter
 
     _, second, _ = _examples(_jsonl(tmp_path / "hh.jsonl", HH_ROWS), options={"format": "hh"})
     adapter = build_adapter(str(tiny_lm_dir), "likelihood")

@@ -16,9 +16,9 @@ import pytest
 from typer.testing import CliRunner
 
 from rmbench.adapters.precomputed import PrecomputedAdapter
+from rmbench.data.examples import load_examples
+from rmbench.data.task import load_task
 from rmbench.errors import RecordError, UserError
-from rmbench.examples import load_examples
-from rmbench.task import load_task
 
 
 def _jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -27,7 +27,7 @@ def _jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 
 def _run(*args: str) -> dict[str, Any]:
-    from rmbench.cli import app
+    from rmbench.cli.commands import app
 
     result = CliRunner().invoke(app, ["run", *args, "--n-bootstrap", "200", "--quiet"])
     assert result.exit_code == 0, (result.output, result.exception)
@@ -36,7 +36,7 @@ def _run(*args: str) -> dict[str, Any]:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rmbench.cli", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "rmbench.cli.commands", *args], capture_output=True, text=True, timeout=300)
 
 
 def _metric(summary: dict[str, Any], name: str) -> float:

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from rmbench.task import discover_tasks, parse_task_file
+from rmbench.data.task import discover_tasks, parse_task_file
 
 
 @pytest.fixture(scope="module")
 def policy_and_ref(tmp_path_factory: pytest.TempPathFactory, smollm2_dir: Path) -> tuple[Path, Path]:
-    from rmbench.tiny import build_tiny_model
+    from rmbench.testing.tiny import build_tiny_model
 
     root = tmp_path_factory.mktemp("dpo")
     policy = build_tiny_model(root / "dpo-policy", kind="causal-lm", tokenizer_dir=smollm2_dir, seed=1)
@@ -48,9 +48,9 @@ def test_readme_implicit_command_runs_and_equals_policy_minus_reference(
 ) -> None:
     from typer.testing import CliRunner
 
-    from rmbench.cli import app
-    from rmbench.examples import load_examples
-    from rmbench.task import load_task
+    from rmbench.cli.commands import app
+    from rmbench.data.examples import load_examples
+    from rmbench.data.task import load_task
 
     policy, ref = policy_and_ref
     out = tmp_path / "run"

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from rmbench.adapters.judge import JudgeAdapter, JudgeSettings, parse_unparseable
-from rmbench.adapters.judge_modes import CHOSEN_FIRST, CHOSEN_SECOND, build_asks, resolve_mode
+from rmbench.adapters.judge.adapter import JudgeAdapter, JudgeSettings, parse_unparseable
+from rmbench.adapters.judge.modes import CHOSEN_FIRST, CHOSEN_SECOND, build_asks, resolve_mode
 from rmbench.backends import GenerationRequest
 from rmbench.datatypes import MultiResponseExample, PairwiseExample, Prediction
 from rmbench.errors import UserError
-from rmbench.grading import Policies, grade
+from rmbench.grading.core import Policies, grade
 
 PAIRS = [
     PairwiseExample(id=f"p{i}", subset="s", prompt=f"Question {i}: name a colour.", chosen="Blue." * (i + 1),
@@ -40,7 +40,7 @@ def tiny(tiny_lm_dir: Path) -> tuple[Any, Any]:
 
 @pytest.fixture(scope="module")
 def tiny_backend(tiny_lm_dir: Path) -> Any:
-    from rmbench.backends.transformers_backend import ModelConfig, TransformersBackend
+    from rmbench.backends.transformers.backend import ModelConfig, TransformersBackend
 
     return TransformersBackend(ModelConfig(model=str(tiny_lm_dir), max_batch_size=4))
 
@@ -57,7 +57,7 @@ def _requests(n: int, **kw: Any) -> list[GenerationRequest]:
 def test_left_padded_batch_matches_unbatched_first_position(tiny: tuple[Any, Any]) -> None:
     import torch
 
-    from rmbench.backends.transformers_generate import encode_chat, generate
+    from rmbench.backends.transformers.generate import encode_chat, generate
 
     model, tok = tiny
     reqs = _requests(3, max_new_tokens=4, choices=("A", "B", "YES"))
@@ -79,7 +79,7 @@ def test_left_padded_batch_matches_unbatched_first_position(tiny: tuple[Any, Any
 
 
 def test_chat_encoding_has_one_bos(tiny: tuple[Any, Any]) -> None:
-    from rmbench.backends.transformers_generate import encode_chat
+    from rmbench.backends.transformers.generate import encode_chat
 
     _, tok = tiny
     ids = encode_chat(tok, [{"role": "user", "content": "hi"}])
@@ -90,7 +90,7 @@ def test_chat_encoding_has_one_bos(tiny: tuple[Any, Any]) -> None:
 
 
 def test_greedy_generation_is_deterministic(tiny: tuple[Any, Any]) -> None:
-    from rmbench.backends.transformers_generate import generate
+    from rmbench.backends.transformers.generate import generate
 
     model, tok = tiny
     reqs = _requests(4, max_new_tokens=6)
@@ -98,7 +98,7 @@ def test_greedy_generation_is_deterministic(tiny: tuple[Any, Any]) -> None:
 
 
 def test_stop_string_cuts_the_text(tiny: tuple[Any, Any]) -> None:
-    from rmbench.backends.transformers_generate import cut_at_stop, generate
+    from rmbench.backends.transformers.generate import cut_at_stop, generate
 
     model, tok = tiny
     free = generate(model, tok, _requests(1, max_new_tokens=6), "cpu")[0]
@@ -110,7 +110,7 @@ def test_stop_string_cuts_the_text(tiny: tuple[Any, Any]) -> None:
 
 
 def test_seeded_sampling_is_reproducible_and_batch_independent(tiny: tuple[Any, Any]) -> None:
-    from rmbench.backends.transformers_generate import generate
+    from rmbench.backends.transformers.generate import generate
 
     model, tok = tiny
     sampled = [GenerationRequest(messages=({"role": "user", "content": "x"},), max_new_tokens=8,
@@ -163,7 +163,7 @@ def test_auto_mode_and_refusals() -> None:
 
 
 def _pair_prediction(first: str | None, second: str | None, swap: str = "both") -> Prediction:
-    from rmbench.adapters.judge_modes import _picked
+    from rmbench.adapters.judge.modes import _picked
 
     asks = []
     for order, verdict in ((CHOSEN_FIRST, first), (CHOSEN_SECOND, second)):
@@ -211,7 +211,7 @@ def test_prob_accuracy_averages_the_two_orders() -> None:
 
 
 def test_style_matrix_items_are_judged_pair_by_pair() -> None:
-    from rmbench.adapters.judge_modes import Answer, assemble
+    from rmbench.adapters.judge.modes import Answer, assemble
 
     ex = MultiResponseExample(id="r", subset="chat", prompt="q", correct=("c0", "c1"), incorrect=("i0", "i1"),
                               scoring="style_matrix")  # fmt: skip
@@ -226,8 +226,8 @@ def test_style_matrix_items_are_judged_pair_by_pair() -> None:
 
 
 def test_judge_pairs_task_reads_the_judgebench_layout(tmp_path: Path) -> None:
-    from rmbench.examples import load_examples
-    from rmbench.task import load_task
+    from rmbench.data.examples import load_examples
+    from rmbench.data.task import load_task
 
     rows = [
         {"pair_id": "a1", "question": "2+2?", "response_A": "4", "response_B": "5", "label": "A>B"},
@@ -261,7 +261,7 @@ def test_adapter_records_both_orders_and_raw_text(tiny_backend: Any) -> None:
 
 
 def test_random_swap_adapter_is_stable_across_chunks_and_batch_sizes(tiny_lm_dir: Path) -> None:
-    from rmbench.backends.transformers_backend import ModelConfig, TransformersBackend
+    from rmbench.backends.transformers.backend import ModelConfig, TransformersBackend
 
     settings = JudgeSettings(swap="random", seed=5, max_new_tokens=2)
     big = JudgeAdapter(TransformersBackend(ModelConfig(model=str(tiny_lm_dir), max_batch_size=4)), settings)
@@ -295,7 +295,7 @@ def test_retries_are_seeded_and_recorded(tiny_backend: Any) -> None:
 def test_smollm2_batched_generation_matches_single_and_stops(smollm2_dir: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from rmbench.backends.transformers_generate import generate
+    from rmbench.backends.transformers.generate import generate
 
     model, tok = AutoModelForCausalLM.from_pretrained(smollm2_dir).eval(), AutoTokenizer.from_pretrained(smollm2_dir)
     prompts = ["What is the capital of France? Answer in one sentence.", "Say hello.", "Name a colour."]
@@ -312,7 +312,7 @@ def test_smollm2_batched_generation_matches_single_and_stops(smollm2_dir: Path) 
 def test_cli_llmbar_swap_both_reports_position_bias_and_is_reproducible(tmp_path: Path, data_dir: Path) -> None:
     from typer.testing import CliRunner
 
-    from rmbench.cli import app
+    from rmbench.cli.commands import app
 
     def run(out: Path) -> dict[str, Any]:
         args = [

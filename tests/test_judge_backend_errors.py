@@ -74,7 +74,7 @@ def pairs_file(tmp_path: Path) -> Path:
 
 def rmbench(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OPENAI_API_KEY": ""}
-    code = "from rmbench.cli import main; main()"
+    code = "from rmbench.cli.commands import main; main()"
     return subprocess.run(
         [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=300, check=False
     )
@@ -198,7 +198,7 @@ def test_abort_can_be_turned_off(
 def test_consecutive_errors_count_across_chunks_and_reset_on_a_graded_item() -> None:
     from rmbench.datatypes import ItemResult
     from rmbench.errors import UserError
-    from rmbench.item_errors import ConsecutiveErrors
+    from rmbench.results.item_errors import ConsecutiveErrors
 
     def item(i: int, error: str | None) -> ItemResult:
         return ItemResult(f"q{i}", "all", f"q{i}", "h", {}, {}, extra={"error": error} if error else {})

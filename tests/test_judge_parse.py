@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rmbench.adapters.parse import parse_choice, parse_rating
+from rmbench.adapters.judge.parse import parse_choice, parse_rating
 
 AB = ("A", "B")
 ABT = ("A", "B", "TIE")

@@ -1,4 +1,4 @@
-"""Property-based tests (hypothesis) for the judge's verdict parsers (:mod:`rmbench.adapters.parse`).
+"""Property-based tests (hypothesis) for the judge's verdict parsers (:mod:`rmbench.adapters.judge.parse`).
 
 The example tables in ``test_judge_parse`` pin known replies; these properties hold for any text:
 the parsers never raise, return only a listed choice (or a grade in range), strict answers only when
@@ -13,7 +13,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rmbench.adapters.parse import parse_choice, parse_rating
+from rmbench.adapters.judge.parse import parse_choice, parse_rating
 
 CHOICE_SETS = [("A", "B"), ("A", "B", "TIE"), ("YES", "NO"), ("1", "2", "3", "4")]
 WORDS = [

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from rmbench.converters.judge_robustness import CONTROL_SUBSET, MASTER_KEYS, last_boxed
+from rmbench.data.converters.judge_robustness import CONTROL_SUBSET, MASTER_KEYS, last_boxed
+from rmbench.data.examples import load_examples
+from rmbench.data.task import load_task
 from rmbench.datatypes import PointwiseExample, Prediction
 from rmbench.errors import UserError
-from rmbench.examples import load_examples
-from rmbench.grading import Policies, to_item
-from rmbench.summary import compute_results
-from rmbench.task import load_task
+from rmbench.grading.core import Policies, to_item
+from rmbench.results.summary import compute_results
 
 PAPER_KEYS = [":", ".", " ", "Thought process:", "Let's solve this problem step by step.", "Solution", "解"]
 
@@ -99,7 +99,7 @@ def test_false_positive_rate_per_key(probe: list[PointwiseExample]) -> None:
 def test_cli_probe_with_embedded_judge(tmp_path: Path, data_dir: Path) -> None:
     from typer.testing import CliRunner
 
-    from rmbench.cli import app
+    from rmbench.cli.commands import app
 
     out = tmp_path / "probe"
     args = [

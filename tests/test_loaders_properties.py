@@ -1,10 +1,10 @@
 """Property-based tests (hypothesis) of the local data loaders and the items reader.
 
-Whatever bytes a data file holds, :func:`rmbench.sources.read_file_records` either yields records
+Whatever bytes a data file holds, :func:`rmbench.data.sources.read_file_records` either yields records
 (mappings of text that UTF-8 can encode) or raises :class:`~rmbench.errors.UserError` / :class:`~rmbench.errors.RecordError`, the
 errors the CLI prints as one line with exit code 2; never another exception (a traceback). And what a
 well-formed file holds comes back unchanged in every encoding and compression rmbench reads.
-:func:`rmbench.results.read_items` keeps the same promise for a run's items.jsonl.
+:func:`rmbench.results.files.read_items` keeps the same promise for a run's items.jsonl.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from rmbench.data.sources import read_file_records
 from rmbench.errors import UserError
-from rmbench.results import read_items
-from rmbench.sources import read_file_records
+from rmbench.results.files import read_items
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FORMATS = ["jsonl", "json", "csv", "tsv"]

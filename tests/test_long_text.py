@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from rmbench.data.text_limits import MAX_FIELD_CHARS, TextLimit, chars_per_token
 from rmbench.errors import RecordError
-from rmbench.text_limits import MAX_FIELD_CHARS, TextLimit, chars_per_token
 
 PROMPT = [{"role": "user", "content": "Write a long essay about rivers."}]
 
@@ -66,7 +66,7 @@ def test_short_text_is_untouched(tokenizer) -> None:  # type: ignore[no-untyped-
 def test_a_field_over_the_hard_cap_is_refused_with_file_line_and_field(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from rmbench.cli import app
+    from rmbench.cli.commands import app
 
     data = tmp_path / "prefs.jsonl"
     ok = {"prompt": "q", "chosen": "a", "rejected": "b"}
@@ -80,7 +80,7 @@ def test_a_field_over_the_hard_cap_is_refused_with_file_line_and_field(tmp_path:
 
 _SCRIPT = """
 import json, resource, sys
-from rmbench.cli import app
+from rmbench.cli.commands import app
 folder, data, out = sys.argv[1:4]
 try:
     app(["run", "--quiet", "--model", folder, "--task", "pairs", "--data-file", data, "--out", out,

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from rmbench.backends.model_limits import position_limit, resolve_max_length
 from rmbench.backends.threads import choose_threads, physical_cores
+from rmbench.backends.transformers.model_limits import position_limit, resolve_max_length
 from rmbench.errors import UserError
 
 
 @pytest.fixture(scope="module")
 def short_rm_dir(tmp_path_factory: pytest.TempPathFactory, smollm2_dir: Path) -> Path:
     """A tiny reward model that accepts 64 positions (config and tokenizer agree)."""
-    from rmbench.tiny import build_tiny_model
+    from rmbench.testing.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("short-rm"), kind="seq-cls", tokenizer_dir=smollm2_dir,
                             max_position_embeddings=64)
@@ -32,7 +32,7 @@ def _run(args: list[str]):  # type: ignore[no-untyped-def]
     """The CLI app in-process: a UserError comes back as ``result.exception`` (``main`` exits 2 on it)."""
     from typer.testing import CliRunner
 
-    from rmbench.cli import app
+    from rmbench.cli.commands import app
 
     return CliRunner().invoke(app, ["run", "--quiet", "--n-bootstrap", "200", *args])
 
@@ -107,7 +107,7 @@ def test_causal_lm_as_reward_model_is_refused_unless_allowed(
 
 
 def test_a_saved_reward_model_is_not_refused(tiny_rm_dir: Path) -> None:
-    from rmbench.backends.transformers_backend import ModelConfig, TransformersBackend
+    from rmbench.backends.transformers.backend import ModelConfig, TransformersBackend
 
     backend = TransformersBackend(ModelConfig(str(tiny_rm_dir)))
     backend.prepare("sequence_scores")

@@ -404,7 +404,7 @@ def test_choice_logprobs_match_the_real_model(
     """The stand-in server reports first-token log-probs computed by a real tiny model (through
     rmbench's transformers backend); the client must map them to the choices unchanged, reading the
     bare token ("A"), not its whitespace variant (" A"), as the transformers backend does."""
-    transformers_backend = pytest.importorskip("rmbench.backends.transformers_backend")
+    transformers_backend = pytest.importorskip("rmbench.backends.transformers.backend")
     model = transformers_backend.TransformersBackend(transformers_backend.ModelConfig(model=str(tiny_lm_dir)))
     tokenizer = model.tokenizer
     candidates = ["A", " A", "B", " B", "C"]

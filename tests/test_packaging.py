@@ -1,7 +1,7 @@
 """A regular (non-editable) wheel carries the built-in tasks, prompt templates and bundled samples.
 
 The tasks and prompts live in the repository's top-level ``tasks/`` and ``prompts/``; ``setup.py``
-copies them into the wheel as ``rmbench/_builtin/{tasks,prompts}`` and :func:`rmbench.task.builtin_dir`
+copies them into the wheel as ``rmbench/_builtin/{tasks,prompts}`` and :func:`rmbench.data.task.builtin_dir`
 falls back to those folders. The wheel is built from a copy of the sources (an in-tree build would
 write ``build/`` into the repository) and inspected as a zip; the unpacked wheel is then imported
 from a subprocess to check that discovery finds the bundled tasks and prompts.
@@ -70,8 +70,8 @@ def test_unpacked_wheel_discovers_bundled_tasks_and_prompts(wheel: Path, tmp_pat
         zf.extractall(site)
     code = (
         "import json, rmbench\n"
-        "from rmbench.task import BUILTIN_TASKS_DIR, discover_tasks\n"
-        "from rmbench.prompts import PROMPTS_DIR, builtin_prompts\n"
+        "from rmbench.data.task import BUILTIN_TASKS_DIR, discover_tasks\n"
+        "from rmbench.adapters.judge.prompts import PROMPTS_DIR, builtin_prompts\n"
         "print(json.dumps([rmbench.__file__, str(BUILTIN_TASKS_DIR), str(PROMPTS_DIR),\n"
         "                  sorted(discover_tasks()), builtin_prompts()]))\n"
     )

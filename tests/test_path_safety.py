@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from rmbench.adapters.judge.prompts import load_prompt
+from rmbench.analysis.leaderboard import default_output_path
+from rmbench.data.task import parse_task_file
 from rmbench.errors import UserError
-from rmbench.leaderboard import default_output_path
 from rmbench.names import check_name, name_problem, slugify
-from rmbench.prompts import load_prompt
 from rmbench.runner import RunConfig, default_run_dir, run
-from rmbench.task import parse_task_file
 
 REPO = Path(__file__).resolve().parents[1]
 EVIL = "../../../escaped"
@@ -28,7 +28,7 @@ EVIL = "../../../escaped"
 
 def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "rmbench.cli", *args], cwd=cwd, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "rmbench.cli.commands", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=300)
 
 

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 
 from rmbench.adapters.precomputed import PrecomputedAdapter
-from rmbench.compare import compare_runs
+from rmbench.analysis.compare import compare_runs
+from rmbench.analysis.gate import run_gate
+from rmbench.analysis.pairing import load_run_dir
+from rmbench.data.examples import load_examples
+from rmbench.data.task import load_task
 from rmbench.errors import RecordError, UserError
-from rmbench.examples import load_examples
-from rmbench.gate import run_gate
-from rmbench.pairing import load_run_dir
 from rmbench.runner import RunConfig, run
-from rmbench.task import load_task
 
 
 def _reference(data_dir: Path) -> tuple[dict[str, dict[str, float]], dict[str, str]]:
@@ -179,7 +179,7 @@ def test_bad_scores_name_file_line_field(data_dir: Path, tmp_path: Path) -> None
 
 def test_cli_scores_option_and_exit_2(data_dir: Path, tmp_path: Path) -> None:
     good = _write_jsonl(tmp_path / "armorm.jsonl", _best_of_n_rows(data_dir))
-    base = [sys.executable, "-m", "rmbench.cli", "run", "--task", "rewardmath", "--data-dir", str(data_dir), "--quiet",
+    base = [sys.executable, "-m", "rmbench.cli.commands", "run", "--task", "rewardmath", "--data-dir", str(data_dir), "--quiet",
             "--n-bootstrap", "200"]
     proc = subprocess.run([*base, "--scores", str(good), "--out", str(tmp_path / "ok")], capture_output=True,
                           text=True, timeout=300)

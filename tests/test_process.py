@@ -8,12 +8,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rmbench.adapters.process import ProcessAdapter, ProcessSettings, build_process_adapter, tokens_at
+from rmbench.adapters.steps.metrics import (
+    aggregate_steps,
+    first_below,
+    processbench_f1,
+    step_auroc,
+    tune_threshold,
+)
+from rmbench.adapters.steps.process import ProcessAdapter, ProcessSettings, build_process_adapter, tokens_at
+from rmbench.adapters.steps.thresholds import fixed_threshold, tune_from_run
 from rmbench.datatypes import ItemResult, MultiResponseExample, Prediction, StepwiseExample
 from rmbench.errors import UserError
-from rmbench.grading import Policies, grade
-from rmbench.step_metrics import aggregate_steps, first_below, processbench_f1, step_auroc, tune_threshold
-from rmbench.thresholds import fixed_threshold, tune_from_run
+from rmbench.grading.core import Policies, grade
 
 STEPS = (
     "Tom has 3 apples and buys 4 more.",
@@ -30,14 +36,14 @@ def _example(i: int = 0, first_error: int | None = 1, steps: tuple[str, ...] = S
 
 @pytest.fixture(scope="module")
 def lm_adapter(tiny_lm_dir: Path) -> ProcessAdapter:
-    from rmbench.backends.transformers_backend import ModelConfig, TransformersBackend
+    from rmbench.backends.transformers.backend import ModelConfig, TransformersBackend
 
     return build_process_adapter(TransformersBackend(ModelConfig(model=str(tiny_lm_dir))), ProcessSettings())
 
 
 @pytest.fixture(scope="module")
 def tokcls_adapter(tiny_tokcls_dir: Path) -> ProcessAdapter:
-    from rmbench.backends.transformers_backend import ModelConfig, TransformersBackend
+    from rmbench.backends.transformers.backend import ModelConfig, TransformersBackend
 
     backend = TransformersBackend(ModelConfig(model=str(tiny_tokcls_dir), token_budget=256))
     return build_process_adapter(backend, ProcessSettings(step_separator=" ки\n"))
@@ -85,7 +91,7 @@ def test_head_resolution_and_step_probabilities(lm_adapter: ProcessAdapter, tokc
 
 
 def test_multi_token_step_token_is_refused(tiny_lm_dir: Path) -> None:
-    from rmbench.backends.transformers_backend import ModelConfig, TransformersBackend
+    from rmbench.backends.transformers.backend import ModelConfig, TransformersBackend
 
     backend = TransformersBackend(ModelConfig(model=str(tiny_lm_dir)))
     with pytest.raises(UserError, match="must be one token"):
@@ -93,7 +99,7 @@ def test_multi_token_step_token_is_refused(tiny_lm_dir: Path) -> None:
 
 
 def test_truncated_step_makes_the_item_invalid(tiny_lm_dir: Path) -> None:
-    from rmbench.backends.transformers_backend import ModelConfig, TransformersBackend
+    from rmbench.backends.transformers.backend import ModelConfig, TransformersBackend
 
     backend = TransformersBackend(ModelConfig(model=str(tiny_lm_dir), max_length=30))
     adapter = build_process_adapter(backend, ProcessSettings())

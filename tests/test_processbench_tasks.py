@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rmbench.data.examples import load_examples
+from rmbench.data.task import load_task
 from rmbench.datatypes import ItemResult, StepwiseExample
 from rmbench.errors import UserError
-from rmbench.examples import load_examples
-from rmbench.summary import compute_results
-from rmbench.task import load_task
+from rmbench.results.summary import compute_results
 
 MATH_V0 = {"source": {"local": {"files": {"math": "processbench/math_v0_github_2f2fd8ae.json"}}}}
 
@@ -123,7 +123,7 @@ def test_f1_is_the_harmonic_mean_with_a_bootstrapped_interval() -> None:
 def _run(args: list[str]):  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
 
-    from rmbench.cli import app
+    from rmbench.cli.commands import app
 
     return CliRunner().invoke(app, ["run", "--quiet", "--n-bootstrap", "300", *args])
 
@@ -158,8 +158,8 @@ def test_end_to_end_processbench_reports_three_numbers_with_intervals(
 def test_threshold_tuned_on_gsm8k_is_recorded_and_applied_unchanged(
     tiny_lm_dir: Path, data_dir: Path, tmp_path: Path
 ) -> None:
-    from rmbench.results import read_items
-    from rmbench.step_metrics import first_below, tune_threshold
+    from rmbench.adapters.steps.metrics import first_below, tune_threshold
+    from rmbench.results.files import read_items
 
     dev = tmp_path / "dev"
     common = ["--model", str(tiny_lm_dir), "--kind", "process", "--task", "processbench", "--data-dir", str(data_dir)]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from rmbench.adapters.judge.prompts import PROMPTS_DIR, builtin_prompts, load_prompt
 from rmbench.errors import UserError
-from rmbench.prompts import PROMPTS_DIR, builtin_prompts, load_prompt
 
 JUDGE_TEMPLATES = {
     "pairwise": {"question", "response_a", "response_b"},

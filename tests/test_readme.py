@@ -79,8 +79,8 @@ def _write_user_files(cwd: Path, data_dir: Path) -> None:
     ]
     (cwd / "steps.jsonl").write_text("".join(json.dumps(r) + "\n" for r in steps), encoding="utf-8")
     # Scores computed elsewhere, keyed by the ids of the examples the README's run reads (--limit 2).
-    from rmbench.examples import load_examples
-    from rmbench.task import load_task
+    from rmbench.data.examples import load_examples
+    from rmbench.data.task import load_task
 
     exset = load_examples(load_task("llmbar").spec, data_dir, limit=2)
     rows = [{"id": e.id, "chosen": float(len(e.chosen)), "rejected": float(len(e.rejected))} for e in exset.examples]
@@ -97,7 +97,7 @@ def _write_user_files(cwd: Path, data_dir: Path) -> None:
 def test_every_readme_command_runs_as_written(
     tmp_path: Path, data_dir: Path, tiny_rm_dir: Path, tiny_lm_dir: Path, smollm2_dir: Path
 ) -> None:
-    from rmbench.tiny import build_tiny_model
+    from rmbench.testing.tiny import build_tiny_model
 
     cwd = tmp_path / "work"
     cwd.mkdir()

@@ -27,15 +27,15 @@ from hypothesis import strategies as st
 
 from rmbench.datatypes import ItemResult
 from rmbench.errors import RecordError, UserError
-from rmbench.results import ItemWriter, atomic_write_text, read_items
-from rmbench.run_dir import LOCK_FILE, lock_run_dir
+from rmbench.results.files import ItemWriter, atomic_write_text, read_items
+from rmbench.results.run_dir import LOCK_FILE, lock_run_dir
 from rmbench.runner import RunConfig, run
 
 LLMBAR = ("--task", "llmbar", "--limit", "4", "--n-bootstrap", "200", "--quiet")
 
 
 def _cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rmbench.cli", *args], capture_output=True, text=True, timeout=300,
+    return subprocess.run([sys.executable, "-m", "rmbench.cli.commands", *args], capture_output=True, text=True, timeout=300,
                           cwd=cwd, env=env)
 
 
@@ -281,7 +281,7 @@ def test_item_writer_repairs_before_appending(tmp_path: Path) -> None:
 _HOLD_LOCK = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from rmbench.run_dir import lock_run_dir
+    from rmbench.results.run_dir import lock_run_dir
     with lock_run_dir(Path(sys.argv[1])):
         Path(sys.argv[2]).write_text("locked")
         time.sleep(120)
@@ -314,7 +314,7 @@ def test_second_process_is_told_who_holds_the_run_directory(tmp_path: Path) -> N
 
 def test_two_concurrent_runs_never_interleave(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    args = [sys.executable, "-m", "rmbench.cli", "run", "--task", "llmbar", "--limit", "30", "--n-bootstrap", "200",
+    args = [sys.executable, "-m", "rmbench.cli.commands", "run", "--task", "llmbar", "--limit", "30", "--n-bootstrap", "200",
             "--quiet", "--model", "baseline:length", "--out", str(out), "--chunk-size", "1"]
     procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     results = [p.communicate(timeout=300) for p in procs]
@@ -372,7 +372,7 @@ _KILL_AT_SUMMARY = textwrap.dedent("""
             time.sleep(120)
         return real_replace(src, dst, *a, **k)
     os.replace = replace
-    from rmbench.cli import main
+    from rmbench.cli.commands import main
     sys.argv = ["rmbench", *sys.argv[1:]]
     main()
 """)

@@ -10,13 +10,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from rmbench.report import render_terminal
+from rmbench.reports.run_report import render_terminal
 
 
 def _run(args: list[str]):  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
 
-    from rmbench.cli import app
+    from rmbench.cli.commands import app
 
     return CliRunner().invoke(app, ["run", "--quiet", "--n-bootstrap", "200", *args])
 

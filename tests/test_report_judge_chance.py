@@ -17,8 +17,8 @@ import pytest
 from rich.console import Console
 from test_openai_backend import Reply, StandInServer, completion, prompt_of
 
-from rmbench.report import render_terminal
-from rmbench.report_judge import chance_verdict
+from rmbench.adapters.judge.report import chance_verdict
+from rmbench.reports.run_report import render_terminal
 from rmbench.runner import RunConfig, run
 
 N_ITEMS = 20

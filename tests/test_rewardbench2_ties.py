@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rmbench.aggregates import aggregate
+from rmbench.data.examples import load_examples
+from rmbench.data.task import AggregateSpec, ScoringSpec, load_task
 from rmbench.datatypes import ItemResult, MultiResponseExample, Prediction
-from rmbench.examples import load_examples
-from rmbench.grading import Policies, grade, grade_clusters
-from rmbench.grading_ties import WEIGHTS, margin_term, prompt_terms, row_stats
+from rmbench.grading.core import Policies, grade, grade_clusters
+from rmbench.grading.ties import WEIGHTS, margin_term, prompt_terms, row_stats
+from rmbench.results.aggregates import aggregate
 from rmbench.runner import RunConfig, run
-from rmbench.task import AggregateSpec, ScoringSpec, load_task
 
 TIES_FILE = Path("rewardbench2") / "ties_sample_tied41-45.jsonl"
 

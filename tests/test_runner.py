@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rmbench.errors import UserError
-from rmbench.run_dir import LOCK_FILE
+from rmbench.results.run_dir import LOCK_FILE
 from rmbench.runner import RunConfig, auto_kind, chunk_size_for, run
 
 
@@ -44,7 +44,7 @@ def test_llmbar_run_writes_items_summary_and_report(tiny_rm_dir: Path, data_dir:
     outcome = run(_cfg(tiny_rm_dir, out, data_dir=data_dir, limit=6))
     assert {p.name for p in out.iterdir()} >= {"items.jsonl", "summary.json", "report.md", "run.json"}
     leftovers = [p for p in out.iterdir() if (p.name.startswith(".") or p.suffix == ".tmp") and p.name != LOCK_FILE]
-    assert not leftovers  # atomic writes left nothing (the lock file stays: it is reused, see rmbench.run_dir)
+    assert not leftovers  # atomic writes left nothing (the lock file stays: it is reused, see rmbench.results.run_dir)
     items = _lines(out / "items.jsonl")
     assert len(items) == 30 and outcome.scored_now == 30 and outcome.reused == 0
     for it in items:
@@ -120,7 +120,7 @@ def test_sigkilled_cli_run_resumes_without_rescoring(tiny_rm_dir: Path, data_dir
     import time
 
     out = tmp_path / "killed"
-    args = [sys.executable, "-m", "rmbench.cli", "run", "--model", str(tiny_rm_dir), "--task", "llmbar",
+    args = [sys.executable, "-m", "rmbench.cli.commands", "run", "--model", str(tiny_rm_dir), "--task", "llmbar",
             "--data-dir", str(data_dir), "--limit", "30", "--chunk-size", "2", "--n-bootstrap", "300",
             "--out", str(out), "--quiet"]  # fmt: skip
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -211,7 +211,7 @@ ROWS = [
 
 
 def test_pairs_task_with_a_column_mapping_on_the_command_line(tiny_rm_dir: Path, tmp_path: Path) -> None:
-    from rmbench.cli import app
+    from rmbench.cli.commands import app
 
     data = tmp_path / "prefs.csv"
     _write_csv(data, ROWS)
@@ -233,8 +233,8 @@ def test_pairs_task_with_a_column_mapping_on_the_command_line(tiny_rm_dir: Path,
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """The console entry point (``rmbench.cli:main``), where user errors become exit code 2."""
-    return subprocess.run([sys.executable, "-m", "rmbench.cli", *args], capture_output=True, text=True, timeout=300)
+    """The console entry point (``rmbench.cli.commands:main``), where user errors become exit code 2."""
+    return subprocess.run([sys.executable, "-m", "rmbench.cli.commands", *args], capture_output=True, text=True, timeout=300)
 
 
 def _user_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:

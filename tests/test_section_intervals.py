@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from rmbench.datatypes import ItemResult
+from rmbench.results.subset_means import content_key, seeded_rng
+from rmbench.results.summary import compute_results
 from rmbench.stats.stratified import cluster_counts, stratified_bootstrap
-from rmbench.subset_means import content_key, seeded_rng
-from rmbench.summary import compute_results
 
 
 def _clustered_mean(totals: np.ndarray, sizes: np.ndarray):  # type: ignore[no-untyped-def]

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from rmbench.aggregates import subset_weighted_mean
+from rmbench.data.task import ScoringSpec, load_task
 from rmbench.datatypes import ItemResult
+from rmbench.results.aggregates import subset_weighted_mean
 from rmbench.runner import RunConfig, run
-from rmbench.task import ScoringSpec, load_task
 
 FIXTURE = Path(__file__).parent / "fixtures" / "rewardbench_sample.jsonl"
 # Made-up verdicts per item id: 1.0 = chosen scored above rejected.

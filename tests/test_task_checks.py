@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from rmbench.data.task import load_task, parse_task_file
 from rmbench.errors import UserError
-from rmbench.task import load_task, parse_task_file
 
 BASE = """\
 name: {name}
@@ -76,7 +76,7 @@ def test_file_name_that_disagrees_with_name(tmp_path: Path) -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rmbench.cli", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "rmbench.cli.commands", *args], capture_output=True, text=True, timeout=300)
 
 
 def test_list_marks_a_misnamed_file_invalid(tmp_path: Path) -> None:
@@ -129,7 +129,7 @@ def test_validate_checks_a_generic_data_file_before_a_run(tmp_path: Path) -> Non
 
 
 def test_builtin_tasks_pass_the_checks() -> None:
-    from rmbench.task import BUILTIN_TASKS_DIR
+    from rmbench.data.task import BUILTIN_TASKS_DIR
 
     for path in sorted(BUILTIN_TASKS_DIR.glob("*.yaml")):
         parse_task_file(path, "builtin")

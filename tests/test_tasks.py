@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from rmbench.converters import get_converter
+from rmbench.data.converters import get_converter
+from rmbench.data.examples import load_examples
+from rmbench.data.task import BUILTIN_TASKS_DIR, discover_tasks, load_task, parse_task_file
 from rmbench.errors import UserError
-from rmbench.examples import load_examples
-from rmbench.task import BUILTIN_TASKS_DIR, discover_tasks, load_task, parse_task_file
 
 BUILTIN = sorted(p.stem for p in BUILTIN_TASKS_DIR.glob("*.yaml"))
 

@@ -13,14 +13,14 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from rmbench.cli import app
-from rmbench.compare import compare_runs
-from rmbench.compare import render_terminal as compare_terminal
-from rmbench.gate import render_terminal as gate_terminal
-from rmbench.gate import run_gate
-from rmbench.pairing import load_run_dir
-from rmbench.report import render_terminal
-from rmbench.terminal_tables import middle_ellipsis
+from rmbench.analysis.compare import compare_runs
+from rmbench.analysis.compare import render_terminal as compare_terminal
+from rmbench.analysis.gate import render_terminal as gate_terminal
+from rmbench.analysis.gate import run_gate
+from rmbench.analysis.pairing import load_run_dir
+from rmbench.cli.commands import app
+from rmbench.reports.run_report import render_terminal
+from rmbench.reports.terminal_tables import middle_ellipsis
 
 SUBSETS = ["llmbar-natural", "llmbar-adver-neighbor", "llmbar-adver-GPTInst", "llmbar-adver-GPTOut",
            "llmbar-adver-manual"]
@@ -87,7 +87,7 @@ def test_list_at_80_columns_cuts_no_word() -> None:
     assert max(len(line) for line in result.output.splitlines()) <= 80
     names = {m.group(1) for m in re.finditer(r"^│ (\S+)\s+│ \d", result.output, re.M)}
     assert {"rewardbench-2", "processbench", "llmbar", "judge-robustness"} <= names
-    from rmbench.task import discover_tasks, parse_task_file
+    from rmbench.data.task import discover_tasks, parse_task_file
 
     words = {w for path, origin in discover_tasks(()).values()
              for w in re.findall(r"[\w'-]+", parse_task_file(path, origin).spec.description)}

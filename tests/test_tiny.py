@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rmbench.tiny import build_tiny_model
+from rmbench.testing.tiny import build_tiny_model
 
 PAIR = ["Hello world", "A longer sentence, so the first one gets padded on the right."]
 

@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from rmbench.backends.batching import pack_by_budget, shared_prefix_length, truncate  # noqa: E402
-from rmbench.backends.transformers_backend import ModelConfig, TransformersBackend  # noqa: E402
+from rmbench.backends.transformers.backend import ModelConfig, TransformersBackend  # noqa: E402
 from rmbench.errors import UserError  # noqa: E402
 
 TOL = 1e-4
@@ -227,7 +227,7 @@ def test_describe_records_hashes_and_settings(rm: TransformersBackend) -> None:
 
 
 def test_missing_pad_token_and_multi_label_head_are_recorded(smollm2_dir: Path, tmp_path: Path) -> None:
-    from rmbench.tiny import build_tiny_model
+    from rmbench.testing.tiny import build_tiny_model
 
     folder = build_tiny_model(tmp_path / "rm3", kind="seq-cls", tokenizer_dir=smollm2_dir, num_labels=3)
     config = json.loads((folder / "config.json").read_text())

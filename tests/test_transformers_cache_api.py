@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rmbench.backends.transformers_backend import ModelConfig, TransformersBackend
+from rmbench.backends.transformers.backend import ModelConfig, TransformersBackend
 
 PROMPT = list(range(100, 160))
 GROUP = [PROMPT + [7, 8, 9], PROMPT + [11, 12], PROMPT + [13, 14, 15, 16]]

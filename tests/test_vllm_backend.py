@@ -73,8 +73,8 @@ def hf_lm(tiny_lm_dir: Path) -> tuple[Any, Any]:
 
 def transformers_greedy(model: Any, tokenizer: Any, requests: list[GenerationRequest]) -> list[str]:
     """Greedy text from rmbench's transformers generation when it exists, else ``model.generate``."""
-    if importlib.util.find_spec("rmbench.backends.transformers_generate") is not None:
-        from rmbench.backends.transformers_generate import generate
+    if importlib.util.find_spec("rmbench.backends.transformers.generate") is not None:
+        from rmbench.backends.transformers.generate import generate
 
         return [g.text for g in generate(model, tokenizer, requests, model.device)]
     import torch
@@ -135,7 +135,7 @@ def test_choice_logprobs_equal_transformers(
 def test_token_logprobs_equal_transformers(
     vllm_for: Callable[[Path], VLLMBackend], tiny_lm_dir: Path, hf_lm: tuple[Any, Any]
 ) -> None:
-    from rmbench.backends.transformers_backend import ModelConfig, TransformersBackend
+    from rmbench.backends.transformers.backend import ModelConfig, TransformersBackend
 
     _, tokenizer = hf_lm
     seqs = [tokenizer.encode(p + " Because it is so.", add_special_tokens=False) for p in PROMPTS]
@@ -180,7 +180,7 @@ def test_sequence_scores_equal_transformers(
 ) -> None:
     from transformers import AutoTokenizer
 
-    from rmbench.backends.transformers_backend import ModelConfig, TransformersBackend
+    from rmbench.backends.transformers.backend import ModelConfig, TransformersBackend
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_rm_dir)
     texts = [

@@ -23,9 +23,9 @@ tokens (e.g. BERT's ``[CLS] ... [SEP]``) around it, and a warning (once per rend
 
 ``describe()`` then records ``chat_template: null``.
 
-Given a :class:`~rmbench.text_limits.TextLimit` (the model's ``max_length`` and truncation side), a
+Given a :class:`~rmbench.data.text_limits.TextLimit` (the model's ``max_length`` and truncation side), a
 text far longer than the model can read is cut by characters before tokenizing
-(:func:`rmbench.text_limits.encode_within`), so memory follows the model's context, not the record;
+(:func:`rmbench.data.text_limits.encode_within`), so memory follows the model's context, not the record;
 the tokens kept after truncation are unchanged. Such cuts are counted as ``char_cut``.
 """
 
@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from rmbench.backends.model_source import sha256_hex
+from rmbench.data.text_limits import TextLimit, encode_within
 from rmbench.datatypes import Message
-from rmbench.text_limits import TextLimit, encode_within
 
 PLAIN_FORMAT = "System: ...\\nUser: ...\\nAssistant: ...\\n (no chat template)"
 

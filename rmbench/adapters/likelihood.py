@@ -21,9 +21,9 @@ from typing import Any, Literal, Protocol
 from rmbench.adapters.chat import ChatRenderer, Span
 from rmbench.adapters.responses import conversations_of, score_layout
 from rmbench.adapters.scalar import token_counts
+from rmbench.data.text_limits import text_limit_of
 from rmbench.datatypes import Example, Prediction
 from rmbench.errors import UserError
-from rmbench.text_limits import text_limit_of
 
 
 class LogprobBackend(Protocol):

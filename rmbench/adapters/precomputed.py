@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import rmbench.step_grading  # noqa: F401  (registers the stepwise grader that reads step_scores)
+import rmbench.adapters.steps.grading  # noqa: F401  (registers the stepwise grader that reads step_scores)
 from rmbench.datatypes import Example, MultiResponseExample, PairwiseExample, Prediction, StepwiseExample
 from rmbench.errors import RecordError, UserError
 
@@ -280,7 +280,7 @@ class PrecomputedAdapter:
 
     def _steps(self, row: ScoreRow, ex: StepwiseExample) -> dict[str, Any]:
         """Step scores, the threshold and the predicted first error (the file's, or the first step below)."""
-        from rmbench.step_metrics import first_below
+        from rmbench.adapters.steps.metrics import first_below
 
         steps = _numbers(row.data["step_scores"], self.path, row, "step_scores", len(ex.steps))
         if row.data.get("first_error") in (None, ""):

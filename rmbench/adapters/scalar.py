@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 from rmbench.adapters.chat import ChatRenderer
 from rmbench.adapters.responses import conversations_of, score_layout
+from rmbench.data.text_limits import text_limit_of
 from rmbench.datatypes import Example, Prediction
-from rmbench.text_limits import text_limit_of
 
 
 class ScoringBackend(Protocol):

@@ -10,7 +10,7 @@ its own event loop. Failures are handled by kind:
   of request ``i`` comes from ``random.Random(f"{retry_seed}:{i}")``, so waits do not depend on
   scheduling. A request that still fails becomes ``Generation(finish_reason="error", error=...)``
   whose ``error`` keeps the server's status and message: it is never dropped and never a verdict;
-  the judge records it as a backend error (see :mod:`rmbench.item_errors`).
+  the judge records it as a backend error (see :mod:`rmbench.results.item_errors`).
 - After ``max_consecutive_failures`` requests in a row have failed (0: never), the server is taken
   to be down: requests of the same :meth:`OpenAIBackend.generate` call that have not started are
   not sent and come back as errors carrying the last server message, so an outage ends a batch in

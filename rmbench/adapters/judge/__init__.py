@@ -1,0 +1,2 @@
+"""Everything about generative judges: the adapter and its modes, prompts, verdict parsing, grading,
+options and the report section."""

@@ -1,0 +1,1 @@
+"""The transformers backend: loading, batched forwards (sequence, token and position scores), generation."""

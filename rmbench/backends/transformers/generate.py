@@ -1,0 +1,212 @@
+"""Batched chat generation with a local transformers causal LM (the engine side of judges).
+
+The transformers backend calls :func:`generate` from its ``generate`` method; the functions take the
+model, tokenizer and device explicitly so they can be tested without the backend class.
+
+What it does, and the pitfalls it checks:
+
+* the chat template is applied with ``add_generation_prompt=True`` and the text is tokenized
+  **without** adding special tokens again (no duplicated BOS);
+* batches are **left**-padded (the last prompt token of every row sits at the same position, so
+  the first generated token is predicted from the right place), sorted by length and packed to a
+  token budget (prompt + new tokens) with :func:`rmbench.backends.batching.pack_by_budget`;
+* greedy decoding uses a fresh ``GenerationConfig`` (a model's own defaults, such as a repetition
+  penalty, are not applied silently); requests with ``temperature > 0`` are sampled one at a time
+  under their own ``seed`` so the sample does not depend on batching;
+* generation stops at EOS or at a stop string; the text is cut at the first stop string;
+* ``choice_logprobs``: log-softmax over the vocabulary of the **raw** logits at the first generated
+  position, read at the first token of each choice string (``"YES"`` -> its first token).
+  Two choices that share a first token get the same value: callers should pick distinguishable
+  choices. Prompts longer than ``max_length - max_new_tokens`` are cut from the left and the
+  number of cut tokens is reported in ``Generation.extra["truncated_tokens"]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rmbench.backends import Generation, GenerationRequest
+from rmbench.backends.batching import pack_by_budget, truncate
+from rmbench.errors import BackendRefused
+
+
+@dataclass(frozen=True)
+class GenerateSettings:
+    """Batching limits: padded tokens per batch, rows per batch, and the context length (tokens)."""
+
+    token_budget: int = 16384
+    max_batch_size: int = 16
+    max_length: int = 4096
+
+
+def encode_chat(tokenizer: Any, messages: Sequence[Any], max_tokens: int | None = None) -> list[int]:
+    """Token ids of ``messages`` under the tokenizer's chat template, ending with the assistant cue.
+
+    With ``max_tokens`` (the prompt room), a rendering far longer than that is cut by characters on the
+    left before tokenizing (:func:`rmbench.data.text_limits.encode_within`): the last ``max_tokens`` ids,
+    the only ones generation keeps, are unchanged and memory stays bounded.
+    """
+    if not getattr(tokenizer, "chat_template", None):
+        raise BackendRefused(
+            "this tokenizer has no chat template, so judge prompts cannot be formatted",
+            hint="use an instruction-tuned model that ships a chat template",
+        )
+    text = tokenizer.apply_chat_template(
+        [{"role": m["role"], "content": m["content"]} for m in messages],
+        add_generation_prompt=True,
+        tokenize=False,
+    )
+    from rmbench.data.text_limits import TextLimit, encode_within
+
+    def encode(part: str) -> list[int]:
+        return list(tokenizer(part, add_special_tokens=False, verbose=False)["input_ids"])
+
+    limit = TextLimit(max_tokens, "left") if max_tokens else None
+    return encode_within(text, limit, tokenizer, encode)[0]
+
+
+def choice_token_ids(tokenizer: Any, choices: Sequence[str]) -> dict[str, int]:
+    """The first token id of each choice string (encoded without special tokens)."""
+    out = {}
+    for c in choices:
+        ids = tokenizer.encode(c, add_special_tokens=False)
+        if ids:
+            out[c] = int(ids[0])
+    return out
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """``text`` up to (not including) the earliest stop string, and whether one was found.
+
+    >>> cut_at_stop("A\\n\\nbecause", ["\\n\\n"])
+    ('A', True)
+    >>> cut_at_stop("B", ["###"])
+    ('B', False)
+    """
+    cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
+    return (text[: min(cuts)], True) if cuts else (text, False)
+
+
+def generate(
+    model: Any,
+    tokenizer: Any,
+    requests: Sequence[GenerationRequest],
+    device: Any,
+    settings: GenerateSettings | None = None,
+) -> list[Generation]:
+    """One :class:`Generation` per request, in order (see the module docs for the rules)."""
+    settings = settings or GenerateSettings()
+    encoded: list[list[int]] = []
+    cut: list[int] = []
+    for r in requests:
+        room = max(1, settings.max_length - r.max_new_tokens)
+        ids, n_cut = truncate(encode_chat(tokenizer, r.messages, room), room, "left")
+        encoded.append(ids)
+        cut.append(n_cut)
+    out: list[Generation | None] = [None] * len(requests)
+    groups: dict[tuple[int, tuple[str, ...]], list[int]] = {}
+    for i, r in enumerate(requests):
+        if r.temperature > 0:
+            out[i] = _run_batch(model, tokenizer, [r], [encoded[i]], device)[0]
+        else:
+            groups.setdefault((r.max_new_tokens, tuple(r.stop)), []).append(i)
+    for (max_new, _), members in groups.items():
+        lengths = [len(encoded[i]) + max_new for i in members]
+        for batch in pack_by_budget(lengths, settings.token_budget, settings.max_batch_size):
+            idx = [members[b] for b in batch]
+            results = _run_batch(
+                model, tokenizer, [requests[i] for i in idx], [encoded[i] for i in idx], device
+            )
+            for i, g in zip(idx, results, strict=True):
+                out[i] = g
+    final: list[Generation] = []
+    for i, maybe in enumerate(out):
+        assert maybe is not None
+        if cut[i]:
+            maybe = Generation(**{**maybe.__dict__, "extra": {**maybe.extra, "truncated_tokens": cut[i]}})
+        final.append(maybe)
+    return final
+
+
+def _stopping(tokenizer: Any, stops: Sequence[str], width: int) -> Any:
+    """A stopping criterion that ends a row once its generated text contains a stop string."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class _StopStrings(StoppingCriteria):  # type: ignore[misc]
+        def __call__(
+            self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
+        ) -> torch.BoolTensor:
+            done = [
+                any(s in tokenizer.decode(row[width:], skip_special_tokens=True) for s in stops)
+                for row in input_ids
+            ]
+            return torch.tensor(done, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
+
+    return _StopStrings()
+
+
+def _run_batch(
+    model: Any, tokenizer: Any, reqs: Sequence[GenerationRequest], prompts: Sequence[list[int]], device: Any
+) -> list[Generation]:
+    """Generate for one left-padded batch of requests that share max_new_tokens, stop and temperature."""
+    import torch
+    from transformers import GenerationConfig, StoppingCriteriaList
+
+    first = reqs[0]
+    eos = model.generation_config.eos_token_id
+    eos_ids = {int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos]) if e is not None}
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos_ids, default=0)
+    width = max(len(p) for p in prompts)
+    input_ids = torch.full((len(prompts), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for row, p in enumerate(prompts):
+        input_ids[row, width - len(p) :] = torch.tensor(p, dtype=torch.long)
+        mask[row, width - len(p) :] = 1
+    sample = first.temperature > 0
+    config = GenerationConfig(
+        max_new_tokens=first.max_new_tokens,
+        do_sample=sample,
+        temperature=first.temperature if sample else None,
+        top_k=0 if sample else None,
+        top_p=1.0 if sample else None,
+        num_beams=1,
+        eos_token_id=sorted(eos_ids) or None,
+        pad_token_id=pad,
+        output_logits=True,
+        return_dict_in_generate=True,
+    )
+    criteria = StoppingCriteriaList([_stopping(tokenizer, first.stop, width)]) if first.stop else None
+    with torch.inference_mode(), torch.random.fork_rng(devices=[]):
+        if sample:
+            torch.manual_seed(first.seed if first.seed is not None else 0)
+        result = model.generate(
+            input_ids=input_ids.to(device),
+            attention_mask=mask.to(device),
+            generation_config=config,
+            stopping_criteria=criteria,
+        )
+    new_tokens = result.sequences[:, width:].tolist()
+    first_logprobs = torch.log_softmax(result.logits[0].float(), dim=-1) if result.logits else None
+    out = []
+    for row, (req, toks) in enumerate(zip(reqs, new_tokens, strict=True)):
+        end = next((k for k, t in enumerate(toks) if t in eos_ids), None)
+        kept = toks if end is None else toks[:end]
+        text, stopped = cut_at_stop(tokenizer.decode(kept, skip_special_tokens=True), req.stop)
+        finish = "stop" if end is not None or stopped else "length"
+        choice_lp = None
+        if req.choices and first_logprobs is not None:
+            ids = choice_token_ids(tokenizer, req.choices)
+            choice_lp = {c: float(first_logprobs[row, t]) for c, t in ids.items()}
+        out.append(
+            Generation(
+                text=text,
+                finish_reason=finish,
+                prompt_tokens=len(prompts[row]),
+                completion_tokens=len(kept) + (1 if end is not None else 0),
+                choice_logprobs=choice_lp,
+            )
+        )
+    return out

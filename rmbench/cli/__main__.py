@@ -1,0 +1,5 @@
+"""``python -m rmbench.cli``."""
+
+from rmbench.cli.commands import main
+
+main()

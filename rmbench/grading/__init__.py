@@ -1,0 +1,1 @@
+"""Item grading: a prediction and its example become per-item metrics under stated policies."""
