@@ -12,7 +12,8 @@ from typing import Any
 
 from rmbench.errors import UserError
 
-KINDS = ("auto", "scalar", "likelihood", "implicit", "baseline", "process", "critic", "judge", "precomputed")
+KINDS = ("auto", "scalar", "likelihood", "implicit", "baseline", "process", "critic", "judge", "precomputed",
+         "claim-judge", "nli")  # the last two: claim verifiers (issue 13, rmbench.adapters.claims)
 _CHOICES: dict[str, tuple[str, ...]] = {
     "kind": KINDS,
     "invalid_policy": ("wrong", "half", "exclude"),

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Message = Mapping[str, str]
-ExampleKind = Literal["pairwise", "multi_response", "pointwise", "segments", "stepwise"]
+ExampleKind = Literal["pairwise", "multi_response", "pointwise", "segments", "stepwise", "claims"]
 
 
 def _freeze_messages(prompt: Any) -> tuple[dict[str, str], ...]:
@@ -206,7 +206,39 @@ class StepwiseExample(_ExampleBase):
             object.__setattr__(self, "cluster", self.id)
 
 
-Example = PairwiseExample | MultiResponseExample | PointwiseExample | SegmentExample | StepwiseExample
+@dataclass(frozen=True)
+class ClaimExample(_ExampleBase):
+    """One claim to verify, with its gold class (issue 13: FactBench, Factcheck-GPT, FActScore).
+
+    ``label`` is one of ``classes`` (the task's classes after its explicit label mapping, e.g.
+    ``supported`` / ``unsupported`` / ``undecidable``); ``context`` is the response the claim was
+    taken from (may be empty), ``evidence`` the frozen evidence passages (may be empty: closed book).
+    ``cluster`` is the response id, so intervals resample responses and response-level scores group
+    the response's claims (:mod:`rmbench.adapters.claims.grading`).
+    """
+
+    claim: str = ""
+    label: str = ""
+    classes: tuple[str, ...] = ("supported", "unsupported")
+    context: str = ""
+    evidence: tuple[str, ...] = ()
+    cluster: str = ""
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    kind: Literal["claims"] = "claims"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "classes", tuple(self.classes))
+        object.__setattr__(self, "evidence", tuple(self.evidence))
+        if self.label not in self.classes:
+            raise ValueError(f"example {self.id}: label '{self.label}' is not one of {list(self.classes)}")
+        if not self.cluster:
+            object.__setattr__(self, "cluster", self.id)
+
+
+Example = (
+    PairwiseExample | MultiResponseExample | PointwiseExample | SegmentExample | StepwiseExample | ClaimExample
+)
 
 EXAMPLE_TYPES: dict[str, type] = {
     "pairwise": PairwiseExample,
@@ -214,6 +246,7 @@ EXAMPLE_TYPES: dict[str, type] = {
     "pointwise": PointwiseExample,
     "segments": SegmentExample,
     "stepwise": StepwiseExample,
+    "claims": ClaimExample,
 }
 
 

@@ -160,6 +160,12 @@ def _environment() -> dict[str, Any]:
     return env
 
 
+def claim_task_facts(spec: Any) -> dict[str, Any]:
+    from rmbench.adapters.claims.report import task_facts
+
+    return task_facts(spec)
+
+
 def _manifest(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, model_info: Mapping[str, Any]) -> dict[str, Any]:
     spec = task.spec
     tie_policy = cfg.tie_policy or spec.scoring.tie_policy
@@ -173,6 +179,7 @@ def _manifest(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, model_info: M
             "scoring": spec.scoring.model_dump(),
             "overrides": _jsonable(cfg.task_overrides),
             "notes": spec.notes,
+            **claim_task_facts(spec),  # claim tasks: classes and label mappings (issue 13)
         },
         "data_fingerprint": exset.fingerprint,
         "data": {
@@ -286,6 +293,7 @@ def _run_locked(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, run_dir: Pa
         manifest = _manifest(cfg, task, exset, adapter.describe())
     elif pending or not manifest_path.exists():
         from rmbench.adapters.build import build_adapter
+        from rmbench.adapters.claims.config import claim_adapter_options
         from rmbench.adapters.steps.config import step_adapter_options
 
         step_options = step_adapter_options(cfg, task.spec.name, exset.examples, cfg.evaluator_settings())
@@ -294,7 +302,7 @@ def _run_locked(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, run_dir: Pa
             max_length=cfg.max_length, truncation_side=cfg.truncation_side, token_budget=cfg.token_budget,
             max_batch_size=cfg.max_batch_size, seed=cfg.seed, reduction=cfg.reduction, **step_options,
             force_max_length=cfg.force_max_length, allow_random_head=cfg.allow_random_head, threads=cfg.threads,
-            **judge_adapter_options(cfg, exset.examples),
+            **judge_adapter_options(cfg, exset.examples), **claim_adapter_options(cfg, task.spec.options),
         )
         manifest = _manifest(cfg, task, exset, adapter.describe())
     else:

@@ -19,12 +19,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rmbench.adapters.claims import CLAIM_KINDS
 from rmbench.errors import UserError
 
 if TYPE_CHECKING:
     from rmbench.adapters import Adapter
 
-KINDS = ("scalar", "likelihood", "implicit", "baseline", "process", "critic", "judge")
+KINDS = ("scalar", "likelihood", "implicit", "baseline", "process", "critic", "judge", *CLAIM_KINDS)
 JUDGE_BACKENDS = ("transformers", "vllm", "openai")
 BASELINES = ("length", "random")
 
@@ -73,6 +74,7 @@ def build_adapter(
     force_max_length: bool = False,
     allow_random_head: bool = False,
     threads: int | None = None,
+    claims: Any = None,
 ) -> Adapter:
     """Build the adapter (and its backend) for ``model`` evaluated as ``kind``.
 
@@ -122,6 +124,14 @@ def build_adapter(
                                          max_length=max_length, seed=seed,
                                          max_consecutive_errors=max_consecutive_errors)
         return JudgeAdapter(engine, judge or JudgeSettings(seed=seed), model_id=model)
+    if kind in CLAIM_KINDS:  # claim verifiers (issue 13): claims = ClaimSettings
+        from rmbench.adapters.claims.config import build_claim_adapter
+
+        generated = kind == "claim-judge" and judge_backend != "transformers"
+        engine = (_generation_backend(model, judge_backend, api_base=api_base, dtype=dtype, max_length=max_length,
+                                      seed=seed, max_consecutive_errors=max_consecutive_errors)
+                  if generated else backend(model))
+        return build_claim_adapter(kind, model, engine, claims)
     if kind in ("process", "critic"):
         from rmbench.adapters.steps.config import build_step_adapter
 

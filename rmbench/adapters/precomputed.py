@@ -22,7 +22,8 @@ File format
     predicted first error is the first step scored below the threshold (``threshold``, default 0.5,
     recorded in ``run.json``), as for a process reward model; an optional ``first_error`` column (a
     0-based step index, or -1 / null / empty for "no error") replaces that prediction, e.g. for a
-    critic's answers.
+    critic's answers;
+  - claims: ``verdict``, one of the task's classes (empty: no verdict; :mod:`rmbench.adapters.claims.verdicts`).
 
 * Optional ``invalid``: ``true`` / ``1`` marks an item the model could not score; it is graded under
   the run's invalid policy. Other columns are ignored.
@@ -45,13 +46,21 @@ from pathlib import Path
 from typing import Any
 
 import rmbench.adapters.steps.grading  # noqa: F401  (registers the stepwise grader that reads step_scores)
-from rmbench.datatypes import Example, MultiResponseExample, PairwiseExample, Prediction, StepwiseExample
+from rmbench.datatypes import (
+    ClaimExample,
+    Example,
+    MultiResponseExample,
+    PairwiseExample,
+    Prediction,
+    StepwiseExample,
+)
 from rmbench.errors import RecordError, UserError
 
 LAYOUTS: dict[str, tuple[tuple[str, ...], ...]] = {
     "pairwise": (("chosen", "rejected"), ("score_a", "score_b")),
     "multi_response": (("correct", "incorrect"), ("scores",)),
     "stepwise": (("step_scores",),),
+    "claims": (("verdict",),),  # rmbench.adapters.claims.verdicts (issue 13)
 }
 """Score columns by example kind: each tuple is one accepted layout."""
 
@@ -256,8 +265,10 @@ class PrecomputedAdapter:
     def _parse(self, row: ScoreRow, ex: Example) -> Prediction:
         layouts = LAYOUTS.get(ex.kind)
         if layouts is None:
-            raise UserError(f"precomputed scores support pairwise, multi_response and stepwise tasks, not '{ex.kind}'")
-        names = _layout_of(row, layouts, self.path)
+            raise UserError(
+                f"precomputed scores support pairwise, multi_response, stepwise and claims tasks, not '{ex.kind}'"
+            )
+        names = ("verdict",) if isinstance(ex, ClaimExample) else _layout_of(row, layouts, self.path)
         invalid = _truthy(row.data.get("invalid", False))
         if isinstance(ex, PairwiseExample):
             scores: dict[str, Any] = {n: _number(row.data[n], self.path, row, n) for n in names}
@@ -273,6 +284,11 @@ class PrecomputedAdapter:
             else:
                 scores = {"correct": _numbers(row.data["correct"], self.path, row, "correct", k),
                           "incorrect": _numbers(row.data["incorrect"], self.path, row, "incorrect", n - k)}
+        elif isinstance(ex, ClaimExample):
+            from rmbench.adapters.claims.verdicts import parse_verdict
+
+            verdict = parse_verdict(row.data, ex, self.path, row.line)
+            scores, invalid = {"verdict": verdict}, invalid or verdict is None
         else:
             assert isinstance(ex, StepwiseExample)
             scores = self._steps(row, ex)

@@ -99,7 +99,7 @@ class AggregateSpec(_Strict):
 
     kind: Literal[
         "harmonic_mean", "ratio", "f1", "precision", "recall", "balanced_accuracy", "macro_f1", "mean_of", "auroc",
-        "weighted_sum",
+        "weighted_sum", "confusion_macro_f1", "confusion_balanced_accuracy", "confusion_kappa",
     ]
     of: list[str] = Field(min_length=1)
     # weighted_sum only: one weight per metric in 'of' (value = sum of weight * mean of metric).
@@ -166,7 +166,7 @@ class TaskSpec(_Strict):
     name: str
     version: int = Field(ge=1)
     description: str
-    example_kind: Literal["pairwise", "multi_response", "pointwise", "segments", "stepwise"]
+    example_kind: Literal["pairwise", "multi_response", "pointwise", "segments", "stepwise", "claims"]
     source: SourceSpec
     converter: str | None = None
     fields: dict[str, str] = Field(default_factory=dict)

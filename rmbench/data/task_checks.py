@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rmbench.adapters.claims import item_metric_names
+
 if TYPE_CHECKING:
     from rmbench.data.task import TaskSpec
 
@@ -37,6 +39,7 @@ ITEM_METRICS: dict[str, tuple[str, ...]] = {
         "acc_erroneous", "acc_correct", "argmin_acc_erroneous", "step_tp", "step_fp", "step_tn", "step_fn",
         "unparseable",
     ),
+    "claims": item_metric_names(),  # claim verification with the default classes (issue 13)
 }  # fmt: skip
 """Per-item metrics each example kind's graders can write (rmbench.grading.core, judge_grading, step_grading)."""
 

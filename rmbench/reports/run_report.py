@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from rmbench.adapters.claims.report import claim_lines
 from rmbench.adapters.judge.report import hidden_metrics, judge_lines, judge_notes
 from rmbench.results.item_errors import error_notes
 
@@ -83,6 +84,7 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
     lines += model_lines(model)
     lines += _step_lines(model)
     lines += judge_lines(summary)
+    lines += claim_lines(summary)
     lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     lines += _section_score_lines(res)

@@ -36,13 +36,14 @@ from rmbench.datatypes import ItemResult
 
 AggregateKind = Literal[
     "harmonic_mean", "ratio", "f1", "precision", "recall", "balanced_accuracy", "macro_f1", "mean_of", "auroc",
-    "weighted_sum",
+    "weighted_sum", "confusion_macro_f1", "confusion_balanced_accuracy", "confusion_kappa",
 ]
 
 # kind -> number of metrics in ``of`` (None: any number >= 1)
 ARITY: dict[str, int | None] = {
     "harmonic_mean": 2, "ratio": 2, "f1": 3, "precision": 2, "recall": 2, "balanced_accuracy": 4, "mean_of": None,
     "macro_f1": 4, "auroc": 2, "weighted_sum": None,
+    **{kind: None for kind in ("confusion_macro_f1", "confusion_balanced_accuracy", "confusion_kappa")},
 }
 WEIGHTED_KINDS = frozenset({"weighted_sum"})
 """Kinds that take a ``weights`` list (one weight per metric in ``of``); the others refuse one."""
@@ -82,6 +83,22 @@ STATISTICS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
         + _div(2 * _total(s, 2), 2 * _total(s, 2) + _total(s, 3) + _total(s, 1))
     ) / 2,
 }
+
+
+def _confusion(fn_name: str) -> Callable[[np.ndarray], np.ndarray]:
+    """A statistic of the confusion matrix whose k x (k + 1) cells are the metrics of ``of``, gold-major
+    (claim verification: :mod:`rmbench.stats.confusion`, :mod:`rmbench.adapters.claims.grading`)."""
+    from rmbench.stats import confusion
+
+    fn = getattr(confusion, fn_name)
+    return lambda s: fn(confusion.from_cell_sums(s[..., 0::2]))
+
+
+STATISTICS.update({
+    "confusion_macro_f1": _confusion("macro_f1"),
+    "confusion_balanced_accuracy": _confusion("balanced_accuracy"),
+    "confusion_kappa": _confusion("cohen_kappa"),
+})
 
 
 def sum_statistic(kind: str, k: int, weights: Sequence[float] | None = None) -> Callable[[np.ndarray], np.ndarray]:

@@ -23,7 +23,8 @@ def _pct(est: Mapping[str, Any] | None) -> str:
 def hidden_metrics(summary: Mapping[str, Any]) -> set[str]:
     """Per-item metrics that only feed ``scoring.aggregates`` (counts, not rates)."""
     aggregates = (summary.get("task", {}).get("scoring") or {}).get("aggregates") or {}
-    counts = {"f1", "precision", "recall", "balanced_accuracy", "ratio"}
+    counts = {"f1", "precision", "recall", "balanced_accuracy", "ratio",
+              "confusion_macro_f1", "confusion_balanced_accuracy", "confusion_kappa"}
     return {m for spec in aggregates.values() if spec.get("kind") in counts for m in spec.get("of", [])}
 
 
