@@ -12,7 +12,7 @@ from typing import Any
 
 from rmbench.errors import UserError
 
-KINDS = ("auto", "scalar", "likelihood", "implicit", "baseline", "process", "critic", "judge", "precomputed")
+KINDS = ("auto", "scalar", "likelihood", "implicit", "baseline", "process", "critic", "judge", "precomputed", "rfeval")
 _CHOICES: dict[str, tuple[str, ...]] = {
     "kind": KINDS,
     "invalid_policy": ("wrong", "half", "exclude"),
@@ -21,6 +21,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "reduction": ("sum", "mean"),
     "swap": ("both", "random", "none"),
     "backend": ("transformers", "vllm", "openai"),
+    "unfinished": ("skip", "judge"),
 }
 _OPTIONAL_CHOICES: dict[str, tuple[str, ...]] = {"tie_policy": ("wrong", "half", "exclude")}
 # option -> smallest allowed value (None values mean "default" and are allowed for the optional ones)

@@ -37,6 +37,10 @@ ITEM_METRICS: dict[str, tuple[str, ...]] = {
         "acc_erroneous", "acc_correct", "argmin_acc_erroneous", "step_tp", "step_fp", "step_tn", "step_fn",
         "unparseable",
     ),
+    "rfeval": (
+        "rf", "coverage", "accuracy", "unparseable", "unfinished", "consistency_original",
+        "consistency_intervened", "causal_influence",
+    ),
 }  # fmt: skip
 """Per-item metrics each example kind's graders can write (rmbench.grading.core, judge_grading, step_grading)."""
 

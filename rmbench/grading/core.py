@@ -229,3 +229,6 @@ def grade_style_matrix(example: Example, pred: Prediction, policies: Policies) -
 
 
 import rmbench.grading.ties  # noqa: E402, F401  (registers multi_response:ties and its cluster grader)
+from rmbench.adapters.rfeval.grading import grade_rfeval  # noqa: E402
+
+register_grader("rfeval")(grade_rfeval)
