@@ -229,6 +229,4 @@ def grade_style_matrix(example: Example, pred: Prediction, policies: Policies) -
 
 
 import rmbench.grading.ties  # noqa: E402, F401  (registers multi_response:ties and its cluster grader)
-from rmbench.adapters.rfeval.grading import grade_rfeval  # noqa: E402
-
-register_grader("rfeval")(grade_rfeval)
+import rmbench.adapters.rfeval.grading  # noqa: E402, F401  (registers the rfeval grader)
