@@ -101,3 +101,29 @@ def test_assistant_prefix_continues_inside_the_assistant_turn(smollm2_dir: Path)
     continued = tok.decode(encode_chat(tok, messages, assistant_prefix="Okay, let's see."))
     assert continued == plain + "Okay, let's see."
     assert plain.rstrip().endswith("assistant")
+
+
+def test_association_recovers_a_planted_positive_link(tmp_path: Path) -> None:
+    """Rows where correct answers are more often faithful (70% vs 30%) in two models and two tasks."""
+    from rmbench.adapters.rfeval.association import Row, fit_association
+
+    rows = []
+    for model in ("m1", "m2"):
+        for task in ("t1", "t2"):
+            for correct, faithful in ((1.0, 7), (0.0, 3)):
+                rows += [Row(model, task, correct, float(k < faithful)) for k in range(10)]
+    result = fit_association(rows)
+    # one 2x2 table repeated: the coefficient is the log odds ratio (7/3) / (3/7)
+    assert abs(result["coef_correct"] - 2 * __import__("math").log(7 / 3)) < 1e-6
+    assert result["ci"][0] > 0 and result["n_items"] == 80 and result["columns"][1] == "correct"
+
+
+def test_rfeval_assoc_command_reads_runs(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from rmbench.cli.commands import app
+
+    test_bring_your_own_reproduces_hand_computed_rf_and_coverage(tmp_path)
+    result = CliRunner().invoke(app, ["rfeval-assoc", str(tmp_path / "run")])
+    # two contrast items, both correct: the regression cannot be fit, and says why
+    assert result.exit_code != 0 and "both correct and incorrect" in str(result.exception or result.output)

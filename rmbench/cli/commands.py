@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from rmbench.cli.rfeval_assoc import rfeval_assoc
 from rmbench.errors import UserError
 
 app = typer.Typer(
@@ -528,6 +529,7 @@ def agree(
 
 leaderboard_app = typer.Typer(no_args_is_help=True, help="Build, verify and render leaderboard files.")
 app.add_typer(leaderboard_app, name="leaderboard")
+app.command("rfeval-assoc")(rfeval_assoc)
 
 
 @leaderboard_app.command("build")

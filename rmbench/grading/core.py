@@ -228,5 +228,5 @@ def grade_style_matrix(example: Example, pred: Prediction, policies: Policies) -
     return Graded({n: metrics[n] for n in names}, ties=ties, extra={"style_matrix": matrix})
 
 
-import rmbench.grading.ties  # noqa: E402, F401  (registers multi_response:ties and its cluster grader)
 import rmbench.adapters.rfeval.grading  # noqa: E402, F401  (registers the rfeval grader)
+import rmbench.grading.ties  # noqa: E402, F401  (registers multi_response:ties and its cluster grader)
