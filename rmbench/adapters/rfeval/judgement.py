@@ -95,6 +95,9 @@ def parse_judgement(reply: str | Mapping[str, Any], stance_set: Sequence[str], i
     reasoning = _stance(sa, r_key, canon)
     answer = _stance(sa, "model_final_answer", canon)
     explanation = None if sa.get("model_explanation") is None else _stance(sa, "model_explanation", canon)
+    r_e: bool | None
+    e_a: bool | None
+    r_a: bool | None
     if explanation is not None:
         r_e = _flag(ta, f"{r_key}_to_model_explanation")
         e_a = _flag(ta, "model_explanation_to_model_final_answer")
