@@ -13,7 +13,7 @@ from typing import Any
 from rmbench.errors import UserError
 
 KINDS = ("auto", "scalar", "likelihood", "implicit", "baseline", "process", "critic", "judge", "precomputed",
-         "claim-judge", "nli")  # the last two: claim verifiers (issue 13, rmbench.adapters.claims)
+         "claim-judge", "nli", "rfeval")  # the last two: claim verifiers (issue 13, rmbench.adapters.claims)
 _CHOICES: dict[str, tuple[str, ...]] = {
     "kind": KINDS,
     "invalid_policy": ("wrong", "half", "exclude"),
@@ -22,6 +22,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "reduction": ("sum", "mean"),
     "swap": ("both", "random", "none"),
     "backend": ("transformers", "vllm", "openai"),
+    "unfinished": ("skip", "judge"),
 }
 _OPTIONAL_CHOICES: dict[str, tuple[str, ...]] = {"tie_policy": ("wrong", "half", "exclude")}
 # option -> smallest allowed value (None values mean "default" and are allowed for the optional ones)

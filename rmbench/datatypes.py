@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Message = Mapping[str, str]
-ExampleKind = Literal["pairwise", "multi_response", "pointwise", "segments", "stepwise", "claims"]
+ExampleKind = Literal["pairwise", "multi_response", "pointwise", "segments", "stepwise", "claims", "rfeval"]
 
 
 def _freeze_messages(prompt: Any) -> tuple[dict[str, str], ...]:
@@ -236,8 +236,46 @@ class ClaimExample(_ExampleBase):
             object.__setattr__(self, "cluster", self.id)
 
 
+
+@dataclass(frozen=True)
+class RFEvalExample(_ExampleBase):
+    """RFEval: a question answered twice, once freely and once continuing from injected flawed reasoning.
+
+    ``stance_set``: the stances a judge may assign (option letters, or ``correct`` / ``incorrect``, and
+    always ``I don't know`` last); ``gold_stance``: the stance of a correct final answer.
+    ``r_prime``: the counterfactual reasoning injected at the start of the assistant's reasoning;
+    ``intervention``: what it changed (upstream ``explanation``). ``provided``: generations and judge
+    replies brought from files (:mod:`rmbench.adapters.rfeval.provided`); hashed, so a changed file is
+    a changed item. ``prompt`` holds the question as one user message (for display); the adapter renders
+    the generation template itself.
+    """
+
+    question: str = ""
+    options: tuple[str, ...] = ()
+    answer: str = ""
+    stance_set: tuple[str, ...] = ()
+    gold_stance: str = ""
+    r_prime: str = ""
+    intervention: str = ""
+    provided: Mapping[str, Any] = field(default_factory=dict)
+    cluster: str = ""
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    kind: Literal["rfeval"] = "rfeval"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "options", tuple(self.options))
+        object.__setattr__(self, "stance_set", tuple(self.stance_set))
+        if not self.cluster:
+            object.__setattr__(self, "cluster", self.id)
+        if self.gold_stance not in self.stance_set:
+            raise ValueError(f"example {self.id}: gold stance {self.gold_stance!r} not in {self.stance_set}")
+
+
+
 Example = (
     PairwiseExample | MultiResponseExample | PointwiseExample | SegmentExample | StepwiseExample | ClaimExample
+    | RFEvalExample
 )
 
 EXAMPLE_TYPES: dict[str, type] = {
@@ -247,6 +285,7 @@ EXAMPLE_TYPES: dict[str, type] = {
     "segments": SegmentExample,
     "stepwise": StepwiseExample,
     "claims": ClaimExample,
+    "rfeval": RFEvalExample,
 }
 
 

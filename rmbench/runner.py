@@ -111,6 +111,10 @@ class RunConfig:
     api_base: str | None = None  # --backend openai: the server's /v1 URL
     # backend errors (rmbench.results.item_errors): stop after this many failed items in a row (0: never)
     max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE
+    # RFEval (rmbench.adapters.rfeval.config): the judge of the model's outputs (None: the model itself) and
+    # whether outputs cut at max_new_tokens are judged
+    judge_model: str | None = None
+    unfinished: str = "skip"  # skip | judge
 
     def __post_init__(self) -> None:
         validate_run_config(self)  # every option is checked before any data or model is loaded
@@ -126,6 +130,10 @@ class RunConfig:
             from rmbench.adapters.judge.config import judge_settings_dict
 
             out.update(judge_settings_dict(self))
+        if self.kind == "rfeval":
+            from rmbench.adapters.rfeval.config import rfeval_settings_dict
+
+            out.update(rfeval_settings_dict(self))
         return out
 
 
@@ -294,6 +302,7 @@ def _run_locked(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, run_dir: Pa
     elif pending or not manifest_path.exists():
         from rmbench.adapters.build import build_adapter
         from rmbench.adapters.claims.config import claim_adapter_options
+        from rmbench.adapters.rfeval.config import rfeval_adapter_options
         from rmbench.adapters.steps.config import step_adapter_options
 
         step_options = step_adapter_options(cfg, task.spec.name, exset.examples, cfg.evaluator_settings())
@@ -303,6 +312,7 @@ def _run_locked(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, run_dir: Pa
             max_batch_size=cfg.max_batch_size, seed=cfg.seed, reduction=cfg.reduction, **step_options,
             force_max_length=cfg.force_max_length, allow_random_head=cfg.allow_random_head, threads=cfg.threads,
             **judge_adapter_options(cfg, exset.examples), **claim_adapter_options(cfg, task.spec.options),
+            **rfeval_adapter_options(cfg),
         )
         manifest = _manifest(cfg, task, exset, adapter.describe())
     else:
@@ -392,7 +402,7 @@ def chunk_size_for(cfg: RunConfig) -> int:
         if cfg.chunk_size < 1:
             raise UserError(f"chunk_size must be at least 1, got {cfg.chunk_size}")
         return cfg.chunk_size
-    generative = cfg.kind in ("judge", "critic")
+    generative = cfg.kind in ("judge", "critic", "rfeval")
     return 8 if generative and cfg.backend == "transformers" else 64
 
 

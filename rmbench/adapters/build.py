@@ -25,7 +25,7 @@ from rmbench.errors import UserError
 if TYPE_CHECKING:
     from rmbench.adapters import Adapter
 
-KINDS = ("scalar", "likelihood", "implicit", "baseline", "process", "critic", "judge", *CLAIM_KINDS)
+KINDS = ("scalar", "likelihood", "implicit", "baseline", "process", "critic", "judge", *CLAIM_KINDS, "rfeval")
 JUDGE_BACKENDS = ("transformers", "vllm", "openai")
 BASELINES = ("length", "random")
 
@@ -75,6 +75,8 @@ def build_adapter(
     allow_random_head: bool = False,
     threads: int | None = None,
     claims: Any = None,
+    rfeval: Any = None,
+    judge_model: str | None = None,
 ) -> Adapter:
     """Build the adapter (and its backend) for ``model`` evaluated as ``kind``.
 
@@ -87,6 +89,8 @@ def build_adapter(
     ``judge``. ``force_max_length`` allows a ``max_length`` past the model's own limit,
     ``allow_random_head`` a reward model whose scoring head the checkpoint lacks (tests, speed);
     ``threads`` sets torch's CPU threads (None: :mod:`rmbench.backends.threads`).
+    ``rfeval`` (:class:`~rmbench.adapters.rfeval.adapter.RFEvalSettings`) and ``judge_model`` (None: the
+    model judges itself) only to ``rfeval``, whose backends are built on first use.
     Invalid combinations raise :class:`UserError` before any model is loaded.
     """
     if kind not in KINDS:
@@ -113,6 +117,19 @@ def build_adapter(
                 force_max_length=force_max_length, allow_random_head=allow_random_head, threads=threads,
             )
         )
+
+    if kind == "rfeval":
+        from rmbench.adapters.rfeval.adapter import RFEvalAdapter, RFEvalSettings
+
+        def rfeval_engine(name: str) -> Any:
+            if judge_backend == "transformers":
+                return backend(name)
+            return _generation_backend(name, judge_backend, api_base=api_base, dtype=dtype, max_length=max_length,
+                                       seed=seed, max_consecutive_errors=max_consecutive_errors)
+
+        own_judge = judge_model is None or parse_model(judge_model) == parse_model(model)
+        return RFEvalAdapter(lambda: rfeval_engine(model), None if own_judge else lambda: rfeval_engine(str(judge_model)),
+                             rfeval or RFEvalSettings(seed=seed), model_id=model, judge_id=judge_model or model)
 
     if kind == "judge":
         from rmbench.adapters.judge.adapter import JudgeAdapter, JudgeSettings

@@ -17,6 +17,9 @@ class GenerationRequest:
     log-probabilities at the first generated position should be reported when the backend can
     (``Generation.choice_logprobs``), so verdict probabilities are stored beside the text.
     ``temperature == 0`` means greedy; ``seed`` makes sampling reproducible where supported.
+    ``assistant_prefix``: text that starts the assistant's reply, appended after the rendered chat
+    template (``add_generation_prompt``) so the model continues it (RFEval's injected reasoning);
+    the generated text excludes it. A backend that cannot continue a reply refuses a non-empty one.
     """
 
     messages: tuple[Mapping[str, str], ...]
@@ -25,6 +28,7 @@ class GenerationRequest:
     temperature: float = 0.0
     seed: int | None = None
     choices: tuple[str, ...] = ()
+    assistant_prefix: str = ""
 
 
 @dataclass(frozen=True)

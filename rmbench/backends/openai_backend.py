@@ -259,6 +259,11 @@ class OpenAIBackend:
         reqs = list(requests)
         if not reqs:
             return []
+        if any(r.assistant_prefix for r in reqs):
+            raise BackendRefused(
+                "an OpenAI-compatible chat server cannot continue a started assistant reply (assistant_prefix)",
+                hint="generate with --backend transformers or vllm, or bring the generations as a file",
+            )
         started = time.perf_counter()
         self._consecutive_failures = 0  # each batch gives the server a fresh chance
         try:

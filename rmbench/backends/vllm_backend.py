@@ -346,7 +346,7 @@ class VLLMBackend:
             )
         text = tokenizer.apply_chat_template(
             list(request.messages), add_generation_prompt=True, tokenize=False
-        )
+        ) + request.assistant_prefix
         return list(tokenizer.encode(text, add_special_tokens=False))
 
     def _sampling_params(self, request: GenerationRequest) -> Any:

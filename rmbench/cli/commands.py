@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from rmbench.cli.rfeval_assoc import rfeval_assoc
 from rmbench.errors import UserError
 
 app = typer.Typer(
@@ -203,6 +204,12 @@ def run(
         Optional[int],
         typer.Option(help="Items scored between appends to items.jsonl (default 8 for transformers judges, else 64)."),
     ] = None,
+    judge_model: Annotated[
+        str | None, typer.Option(help="RFEval: the model that judges the outputs (default: the model itself).")
+    ] = None,
+    unfinished: Annotated[
+        str, typer.Option(help="RFEval: skip | judge outputs cut at --max-new-tokens (the authors skip them).")
+    ] = "skip",
     quiet: Annotated[bool, typer.Option(help="No progress bar and no result table (files are still written).")] = False,
 ) -> None:
     """Score a task with a model (or --scores FILE); resumes an interrupted run in the same directory."""
@@ -242,6 +249,7 @@ def run(
         backend=backend, judge_mode=judge_mode, swap=swap, prompt=prompt, parser=parser, unparseable=unparseable,
         inconsistent_policy=inconsistent_policy, max_new_tokens=max_new_tokens, api_base=api_base,
         chunk_size=chunk_size, max_consecutive_errors=max_consecutive_errors,
+        judge_model=judge_model, unfinished=unfinished,
     )
     _run_with_progress(cfg, quiet)
 
@@ -370,6 +378,8 @@ MODEL_KINDS = {
     "critic": "generative judge naming the earliest wrong step (\\boxed{k}); optional majority vote",
     "judge": "generative judge (--backend transformers|vllm|openai): pairwise verdicts in both orders, "
     "ratings, reference verification, best-of-N, FELM segment checks",
+    "rfeval": "RFEval: the model answers, then continues injected flawed reasoning; a judge (--judge-model) "
+    "rates stances and transitions -> RF score, coverage, accuracy",
     "precomputed": "scores computed elsewhere: rmbench run --task T --scores FILE (jsonl/csv keyed by item id)",
 }
 
@@ -519,6 +529,7 @@ def agree(
 
 leaderboard_app = typer.Typer(no_args_is_help=True, help="Build, verify and render leaderboard files.")
 app.add_typer(leaderboard_app, name="leaderboard")
+app.command("rfeval-assoc")(rfeval_assoc)
 
 
 @leaderboard_app.command("build")

@@ -40,6 +40,10 @@ ITEM_METRICS: dict[str, tuple[str, ...]] = {
         "unparseable",
     ),
     "claims": item_metric_names(),  # claim verification with the default classes (issue 13)
+    "rfeval": (
+        "rf", "coverage", "accuracy", "unparseable", "unfinished", "consistency_original",
+        "consistency_intervened", "causal_influence",
+    ),
 }  # fmt: skip
 """Per-item metrics each example kind's graders can write (rmbench.grading.core, judge_grading, step_grading)."""
 

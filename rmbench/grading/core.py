@@ -229,4 +229,5 @@ def grade_style_matrix(example: Example, pred: Prediction, policies: Policies) -
 
 
 import rmbench.adapters.claims.grading  # noqa: E402, F401  (registers claims, judge:claims and claims_response)
+import rmbench.adapters.rfeval.grading  # noqa: E402, F401  (registers the rfeval grader)
 import rmbench.grading.ties  # noqa: E402, F401  (registers multi_response:ties and its cluster grader)

@@ -32,7 +32,7 @@ def _check(cfg: Any) -> None:
 
 def effective_invalid_policy(cfg: Any) -> str:
     """The invalid policy grading applies (see the module docstring)."""
-    if cfg.kind != "judge" or not cfg.unparseable:
+    if cfg.kind not in ("judge", "rfeval") or not cfg.unparseable:
         return str(cfg.invalid_policy)
     from rmbench.adapters.judge.adapter import parse_unparseable
 

@@ -41,8 +41,11 @@ class GenerateSettings:
     max_length: int = 4096
 
 
-def encode_chat(tokenizer: Any, messages: Sequence[Any], max_tokens: int | None = None) -> list[int]:
-    """Token ids of ``messages`` under the tokenizer's chat template, ending with the assistant cue.
+def encode_chat(
+    tokenizer: Any, messages: Sequence[Any], max_tokens: int | None = None, assistant_prefix: str = ""
+) -> list[int]:
+    """Token ids of ``messages`` under the tokenizer's chat template, ending with the assistant cue
+    (followed by ``assistant_prefix``, the start of the reply the model continues).
 
     With ``max_tokens`` (the prompt room), a rendering far longer than that is cut by characters on the
     left before tokenizing (:func:`rmbench.data.text_limits.encode_within`): the last ``max_tokens`` ids,
@@ -57,7 +60,7 @@ def encode_chat(tokenizer: Any, messages: Sequence[Any], max_tokens: int | None 
         [{"role": m["role"], "content": m["content"]} for m in messages],
         add_generation_prompt=True,
         tokenize=False,
-    )
+    ) + assistant_prefix
     from rmbench.data.text_limits import TextLimit, encode_within
 
     def encode(part: str) -> list[int]:
@@ -102,7 +105,7 @@ def generate(
     cut: list[int] = []
     for r in requests:
         room = max(1, settings.max_length - r.max_new_tokens)
-        ids, n_cut = truncate(encode_chat(tokenizer, r.messages, room), room, "left")
+        ids, n_cut = truncate(encode_chat(tokenizer, r.messages, room, r.assistant_prefix), room, "left")
         encoded.append(ids)
         cut.append(n_cut)
     out: list[Generation | None] = [None] * len(requests)
