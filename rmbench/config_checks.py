@@ -12,7 +12,7 @@ from typing import Any
 
 from rmbench.errors import UserError
 
-KINDS = ("auto", "scalar", "likelihood", "implicit", "baseline", "process", "critic", "judge", "precomputed")
+KINDS = ("auto", "scalar", "likelihood", "implicit", "baseline", "process", "critic", "judge", "precomputed", "faithfulness")
 _CHOICES: dict[str, tuple[str, ...]] = {
     "kind": KINDS,
     "invalid_policy": ("wrong", "half", "exclude"),

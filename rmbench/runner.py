@@ -126,6 +126,8 @@ class RunConfig:
             from rmbench.adapters.judge.config import judge_settings_dict
 
             out.update(judge_settings_dict(self))
+        if self.kind == "faithfulness":  # generation settings (classifier options are task options)
+            out.update(backend=self.backend, max_new_tokens=self.max_new_tokens)
         return out
 
 
@@ -286,6 +288,7 @@ def _run_locked(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, run_dir: Pa
         manifest = _manifest(cfg, task, exset, adapter.describe())
     elif pending or not manifest_path.exists():
         from rmbench.adapters.build import build_adapter
+        from rmbench.adapters.faithfulness.settings import faithfulness_adapter_options
         from rmbench.adapters.steps.config import step_adapter_options
 
         step_options = step_adapter_options(cfg, task.spec.name, exset.examples, cfg.evaluator_settings())
@@ -295,6 +298,7 @@ def _run_locked(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, run_dir: Pa
             max_batch_size=cfg.max_batch_size, seed=cfg.seed, reduction=cfg.reduction, **step_options,
             force_max_length=cfg.force_max_length, allow_random_head=cfg.allow_random_head, threads=cfg.threads,
             **judge_adapter_options(cfg, exset.examples),
+            **faithfulness_adapter_options(cfg, task.spec.options),
         )
         manifest = _manifest(cfg, task, exset, adapter.describe())
     else:
@@ -384,7 +388,7 @@ def chunk_size_for(cfg: RunConfig) -> int:
         if cfg.chunk_size < 1:
             raise UserError(f"chunk_size must be at least 1, got {cfg.chunk_size}")
         return cfg.chunk_size
-    generative = cfg.kind in ("judge", "critic")
+    generative = cfg.kind in ("judge", "critic", "faithfulness")
     return 8 if generative and cfg.backend == "transformers" else 64
 
 

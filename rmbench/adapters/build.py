@@ -24,7 +24,7 @@ from rmbench.errors import UserError
 if TYPE_CHECKING:
     from rmbench.adapters import Adapter
 
-KINDS = ("scalar", "likelihood", "implicit", "baseline", "process", "critic", "judge")
+KINDS = ("scalar", "likelihood", "implicit", "baseline", "process", "critic", "judge", "faithfulness")
 JUDGE_BACKENDS = ("transformers", "vllm", "openai")
 BASELINES = ("length", "random")
 
@@ -67,6 +67,7 @@ def build_adapter(
     threshold: Any = None,
     critic: Any = None,
     judge: Any = None,
+    faithfulness: Any = None,
     judge_backend: str = "transformers",
     api_base: str | None = None,
     max_consecutive_errors: int = 5,
@@ -122,6 +123,16 @@ def build_adapter(
                                          max_length=max_length, seed=seed,
                                          max_consecutive_errors=max_consecutive_errors)
         return JudgeAdapter(engine, judge or JudgeSettings(seed=seed), model_id=model)
+    if kind == "faithfulness":  # CoT faithfulness: generate and classify (rmbench.adapters.faithfulness)
+        from rmbench.adapters.faithfulness.settings import build_faithfulness_adapter
+
+        def engine(name: str) -> Any:
+            if judge_backend == "transformers":
+                return backend(name)
+            return _generation_backend(name, judge_backend, api_base=api_base, dtype=dtype, max_length=max_length,
+                                       seed=seed, max_consecutive_errors=max_consecutive_errors)
+
+        return build_faithfulness_adapter(model, faithfulness, engine)
     if kind in ("process", "critic"):
         from rmbench.adapters.steps.config import build_step_adapter
 

@@ -371,6 +371,8 @@ MODEL_KINDS = {
     "judge": "generative judge (--backend transformers|vllm|openai): pairwise verdicts in both orders, "
     "ratings, reference verification, best-of-N, FELM segment checks",
     "precomputed": "scores computed elsewhere: rmbench run --task T --scores FILE (jsonl/csv keyed by item id)",
+    "faithfulness": "CoT faithfulness: answer hinted and unhinted prompts, then classify hint acknowledgement "
+    "(regex, regex+LLM, LLM judge); --model none classifies your own traces by regex",
 }
 
 

@@ -37,6 +37,9 @@ ITEM_METRICS: dict[str, tuple[str, ...]] = {
         "acc_erroneous", "acc_correct", "argmin_acc_erroneous", "step_tp", "step_fp", "step_tn", "step_fn",
         "unparseable",
     ),
+    # CoT faithfulness (rmbench.adapters.faithfulness.grading); traces may add faithful_<their verdict names>
+    "hinted": ("influenced", "unparseable", "faithful_regex", "faithful_pipeline", "faithful_judge", "judge_unparseable"),
+    "trace": ("influenced", "unparseable", "faithful_regex", "faithful_pipeline", "faithful_judge", "judge_unparseable"),
 }  # fmt: skip
 """Per-item metrics each example kind's graders can write (rmbench.grading.core, judge_grading, step_grading)."""
 

@@ -228,4 +228,5 @@ def grade_style_matrix(example: Example, pred: Prediction, policies: Policies) -
     return Graded({n: metrics[n] for n in names}, ties=ties, extra={"style_matrix": matrix})
 
 
+import rmbench.adapters.faithfulness.grading  # noqa: E402, F401  (registers the hinted and trace graders)
 import rmbench.grading.ties  # noqa: E402, F401  (registers multi_response:ties and its cluster grader)
