@@ -71,9 +71,10 @@ def model_lines(models: Mapping[str, Any] | None) -> list[str]:
     lines = ["", "| model | " + " | ".join(f"{n} rank" for n in names) + " |", "|---|" + "---|" * len(names)]
     lines += [f"| {m} | " + " | ".join(_num(models["ranks"][n].get(m), 1) for n in names) + " |" for m in order]
     for c in models["correlations"]:
-        move = c["largest_rank_change"]
+        moves = c["largest_rank_change"]
         text = f"- {c['a']} vs {c['b']}: Spearman rho {_num(c['spearman'])} (p={_num(c['spearman_p'], 4)}) over {c['n_models']} models"
-        if move:
-            text += f"; largest rank change: {move['model']} {move['rank_a']:g} -> {move['rank_b']:g}"
+        if moves:
+            text += f"; largest rank change ({abs(moves[0]['change']):g} places): " + ", ".join(
+                f"{m['model']} {m['rank_a']:g} -> {m['rank_b']:g}" for m in moves)
         lines.append(text)
     return lines

@@ -15,7 +15,7 @@ classifier's verdict). Output, all over the **influenced** traces only:
   headline: faithfulness is a range, not one number);
 * ``models`` (when traces name two or more models): each model's overall rate under each classifier,
   ranks (1 = most faithful, ties share the average rank; :func:`rmbench.analysis.agree.subset_ranks`),
-  Spearman's rho between two classifiers' rates and the largest rank change.
+  Spearman's rho between two classifiers' rates and the largest rank change (every model that moves most).
 
 Everything here is a pure function of the verdicts; no randomness.
 """
@@ -144,10 +144,11 @@ def rank_table(values: Mapping[str, Mapping[str, float | None]],
             shared = [m for m in ranks[a] if m in ranks[b]]
             rho, p = spearman([values[a][m] for m in shared], [values[b][m] for m in shared]) if len(shared) > 2 else (None, None)
             moves = {m: ranks[b][m] - ranks[a][m] for m in shared}
-            worst = max(moves, key=lambda m: abs(moves[m])) if moves else None
+            top = max((abs(v) for v in moves.values()), default=0.0)
             corr.append({"a": a, "b": b, "n_models": len(shared), "spearman": rho, "spearman_p": p,
-                         "largest_rank_change": None if worst is None else
-                         {"model": worst, "rank_a": ranks[a][worst], "rank_b": ranks[b][worst], "change": moves[worst]}})
+                         "largest_rank_change": [  # every model that moves the most (ties all listed)
+                             {"model": m, "rank_a": ranks[a][m], "rank_b": ranks[b][m], "change": moves[m]}
+                             for m in shared if top and abs(moves[m]) == top]})
     return {"rates": dict(rates) if rates is not None else {c: dict(v) for c, v in values.items()},
             "ranks": ranks, "correlations": corr}
 
