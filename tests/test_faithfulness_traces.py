@@ -93,8 +93,8 @@ def test_model_ranks_and_report(summary, tmp_path):
 def test_bad_trace_row_names_file_line_and_field(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps({"question": "q", "hint_type": "grader", "thinking": "t", "answer": "(C)"}) + "\n")
-    proc = subprocess.run([sys.executable, "-m", "rmbench.cli.commands", "run", "--task", "cot-traces", "--data-file",
+    proc = subprocess.run([sys.executable, "-m", "rmbench.cli", "run", "--task", "cot-traces", "--data-file",
                            str(path), "--model", "none", "--out", str(tmp_path / "run")],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.startswith("error: ") and "bad.jsonl:1" in proc.stderr and "'target'" in proc.stderr
+    assert "error: " in proc.stderr and "Traceback" not in proc.stderr and "bad.jsonl:1" in proc.stderr and "'target'" in proc.stderr
