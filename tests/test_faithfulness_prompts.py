@@ -68,6 +68,7 @@ def test_answer_reading():
     assert extract_letter("Answer: E", 4) is None  # not a choice of this question
     assert extract_letter("The answer is a puzzle", 4) is None
     assert read_reply("<think>x (A)</think>so (C)", 4).letter == "C"  # the thinking's letters do not count
+    assert extract_letter("(C) False, False\n(D) False, True", 4) is None  # SmolLM2 echoing two choices
     assert [parse_judge_reply(t) for t in ("YES", " no, it does not", "Maybe")] == [True, False, None]
 
 
