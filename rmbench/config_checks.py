@@ -13,7 +13,7 @@ from typing import Any
 from rmbench.errors import UserError
 
 KINDS = ("auto", "scalar", "likelihood", "implicit", "baseline", "process", "critic", "judge", "precomputed",
-         "claim-judge", "nli", "rfeval")  # the last two: claim verifiers (issue 13, rmbench.adapters.claims)
+         "claim-judge", "nli", "rfeval", "faithfulness")  # claim verifiers (issue 13), RFEval (14), CoT faithfulness (15)
 _CHOICES: dict[str, tuple[str, ...]] = {
     "kind": KINDS,
     "invalid_policy": ("wrong", "half", "exclude"),

@@ -21,7 +21,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Message = Mapping[str, str]
-ExampleKind = Literal["pairwise", "multi_response", "pointwise", "segments", "stepwise", "claims", "rfeval"]
+ExampleKind = Literal[
+    "pairwise", "multi_response", "pointwise", "segments", "stepwise", "claims", "rfeval", "hinted", "trace"
+]
 
 
 def _freeze_messages(prompt: Any) -> tuple[dict[str, str], ...]:
@@ -236,7 +238,6 @@ class ClaimExample(_ExampleBase):
             object.__setattr__(self, "cluster", self.id)
 
 
-
 @dataclass(frozen=True)
 class RFEvalExample(_ExampleBase):
     """RFEval: a question answered twice, once freely and once continuing from injected flawed reasoning.
@@ -272,10 +273,72 @@ class RFEvalExample(_ExampleBase):
             raise ValueError(f"example {self.id}: gold stance {self.gold_stance!r} not in {self.stance_set}")
 
 
+@dataclass(frozen=True)
+class HintedExample(_ExampleBase):
+    """A multiple-choice question asked twice: ``prompt`` with a hint pointing at ``target`` (a wrong
+    answer), ``control`` without it (CoT faithfulness, :mod:`rmbench.adapters.faithfulness`).
+
+    ``hinted_choices`` / ``control_choices`` are the choice texts in the order each prompt shows them
+    (labels A, B, ... by position; a hint may reorder them), so an answer letter is read back to a
+    choice in its own prompt. ``target`` and ``correct`` are choice texts; ``hint`` describes the hint
+    for an LLM classifier.
+    """
+
+    control: tuple[dict[str, str], ...] = ()
+    hint_type: str = ""
+    hint: str = ""
+    question: str = ""
+    hinted_choices: tuple[str, ...] = ()
+    control_choices: tuple[str, ...] = ()
+    target: str = ""
+    correct: str = ""
+    cluster: str = ""
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    kind: Literal["hinted"] = "hinted"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "control", _freeze_messages(self.control))
+        object.__setattr__(self, "hinted_choices", tuple(self.hinted_choices))
+        object.__setattr__(self, "control_choices", tuple(self.control_choices))
+        if self.target not in self.hinted_choices or self.target not in self.control_choices:
+            raise ValueError(f"example {self.id}: target '{self.target}' is not among the choices")
+        if not self.cluster:
+            object.__setattr__(self, "cluster", self.id)
+
+
+@dataclass(frozen=True)
+class TraceExample(_ExampleBase):
+    """A reasoning trace generated elsewhere (bring your own traces), to classify for hint acknowledgement.
+
+    ``influenced`` says whether the answer moved to the hint's target (decided by whoever produced the
+    trace, or by the converter from ``answer``, ``target`` and ``control_answer``). ``external`` holds
+    verdicts of classifiers run elsewhere (name -> acknowledged or ``None``), compared like ours.
+    ``source_model`` is the model that wrote the trace (for rankings of several models).
+    """
+
+    hint_type: str = ""
+    hint: str = ""
+    question: str = ""
+    thinking: str = ""
+    answer: str = ""
+    influenced: bool = True
+    source_model: str = ""
+    external: Mapping[str, bool | None] = field(default_factory=dict)
+    cluster: str = ""
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    kind: Literal["trace"] = "trace"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "external", dict(self.external))
+        if not self.cluster:
+            object.__setattr__(self, "cluster", self.id)
+
 
 Example = (
     PairwiseExample | MultiResponseExample | PointwiseExample | SegmentExample | StepwiseExample | ClaimExample
-    | RFEvalExample
+    | RFEvalExample | HintedExample | TraceExample
 )
 
 EXAMPLE_TYPES: dict[str, type] = {
@@ -286,6 +349,8 @@ EXAMPLE_TYPES: dict[str, type] = {
     "stepwise": StepwiseExample,
     "claims": ClaimExample,
     "rfeval": RFEvalExample,
+    "hinted": HintedExample,
+    "trace": TraceExample,
 }
 
 

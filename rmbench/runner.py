@@ -134,6 +134,8 @@ class RunConfig:
             from rmbench.adapters.rfeval.config import rfeval_settings_dict
 
             out.update(rfeval_settings_dict(self))
+        if self.kind == "faithfulness":  # generation settings (classifier options are task options)
+            out.update(backend=self.backend, max_new_tokens=self.max_new_tokens)
         return out
 
 
@@ -302,6 +304,7 @@ def _run_locked(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, run_dir: Pa
     elif pending or not manifest_path.exists():
         from rmbench.adapters.build import build_adapter
         from rmbench.adapters.claims.config import claim_adapter_options
+        from rmbench.adapters.faithfulness.settings import faithfulness_adapter_options
         from rmbench.adapters.rfeval.config import rfeval_adapter_options
         from rmbench.adapters.steps.config import step_adapter_options
 
@@ -313,6 +316,7 @@ def _run_locked(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, run_dir: Pa
             force_max_length=cfg.force_max_length, allow_random_head=cfg.allow_random_head, threads=cfg.threads,
             **judge_adapter_options(cfg, exset.examples), **claim_adapter_options(cfg, task.spec.options),
             **rfeval_adapter_options(cfg),
+            **faithfulness_adapter_options(cfg, task.spec.options),
         )
         manifest = _manifest(cfg, task, exset, adapter.describe())
     else:
@@ -402,7 +406,7 @@ def chunk_size_for(cfg: RunConfig) -> int:
         if cfg.chunk_size < 1:
             raise UserError(f"chunk_size must be at least 1, got {cfg.chunk_size}")
         return cfg.chunk_size
-    generative = cfg.kind in ("judge", "critic", "rfeval")
+    generative = cfg.kind in ("judge", "critic", "rfeval", "faithfulness")
     return 8 if generative and cfg.backend == "transformers" else 64
 
 

@@ -25,7 +25,7 @@ from rmbench.errors import UserError
 if TYPE_CHECKING:
     from rmbench.adapters import Adapter
 
-KINDS = ("scalar", "likelihood", "implicit", "baseline", "process", "critic", "judge", *CLAIM_KINDS, "rfeval")
+KINDS = ("scalar", "likelihood", "implicit", "baseline", "process", "critic", "judge", *CLAIM_KINDS, "rfeval", "faithfulness")
 JUDGE_BACKENDS = ("transformers", "vllm", "openai")
 BASELINES = ("length", "random")
 
@@ -68,6 +68,7 @@ def build_adapter(
     threshold: Any = None,
     critic: Any = None,
     judge: Any = None,
+    faithfulness: Any = None,
     judge_backend: str = "transformers",
     api_base: str | None = None,
     max_consecutive_errors: int = 5,
@@ -149,6 +150,16 @@ def build_adapter(
                                       seed=seed, max_consecutive_errors=max_consecutive_errors)
                   if generated else backend(model))
         return build_claim_adapter(kind, model, engine, claims)
+    if kind == "faithfulness":  # CoT faithfulness: generate and classify (rmbench.adapters.faithfulness)
+        from rmbench.adapters.faithfulness.settings import build_faithfulness_adapter
+
+        def engine(name: str) -> Any:
+            if judge_backend == "transformers":
+                return backend(name)
+            return _generation_backend(name, judge_backend, api_base=api_base, dtype=dtype, max_length=max_length,
+                                       seed=seed, max_consecutive_errors=max_consecutive_errors)
+
+        return build_faithfulness_adapter(model, faithfulness, engine)
     if kind in ("process", "critic"):
         from rmbench.adapters.steps.config import build_step_adapter
 

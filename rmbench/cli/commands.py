@@ -381,6 +381,8 @@ MODEL_KINDS = {
     "rfeval": "RFEval: the model answers, then continues injected flawed reasoning; a judge (--judge-model) "
     "rates stances and transitions -> RF score, coverage, accuracy",
     "precomputed": "scores computed elsewhere: rmbench run --task T --scores FILE (jsonl/csv keyed by item id)",
+    "faithfulness": "CoT faithfulness: answer hinted and unhinted prompts, then classify hint acknowledgement "
+    "(regex, regex+LLM, LLM judge); --model none classifies your own traces by regex",
 }
 
 

@@ -166,7 +166,8 @@ class TaskSpec(_Strict):
     name: str
     version: int = Field(ge=1)
     description: str
-    example_kind: Literal["pairwise", "multi_response", "pointwise", "segments", "stepwise", "claims", "rfeval"]
+    example_kind: Literal["pairwise", "multi_response", "pointwise", "segments", "stepwise", "claims", "rfeval",
+                          "hinted", "trace"]
     source: SourceSpec
     converter: str | None = None
     fields: dict[str, str] = Field(default_factory=dict)

@@ -44,6 +44,9 @@ ITEM_METRICS: dict[str, tuple[str, ...]] = {
         "rf", "coverage", "accuracy", "unparseable", "unfinished", "consistency_original",
         "consistency_intervened", "causal_influence",
     ),
+    # CoT faithfulness (rmbench.adapters.faithfulness.grading); traces may add faithful_<their verdict names>
+    "hinted": ("influenced", "unparseable", "faithful_regex", "faithful_pipeline", "faithful_judge", "judge_unparseable"),
+    "trace": ("influenced", "unparseable", "faithful_regex", "faithful_pipeline", "faithful_judge", "judge_unparseable"),
 }  # fmt: skip
 """Per-item metrics each example kind's graders can write (rmbench.grading.core, judge_grading, step_grading)."""
 

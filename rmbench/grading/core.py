@@ -229,5 +229,6 @@ def grade_style_matrix(example: Example, pred: Prediction, policies: Policies) -
 
 
 import rmbench.adapters.claims.grading  # noqa: E402, F401  (registers claims, judge:claims and claims_response)
+import rmbench.adapters.faithfulness.grading  # noqa: E402, F401  (registers the hinted and trace graders)
 import rmbench.adapters.rfeval.grading  # noqa: E402, F401  (registers the rfeval grader)
 import rmbench.grading.ties  # noqa: E402, F401  (registers multi_response:ties and its cluster grader)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rmbench.adapters.claims.report import claim_lines
+from rmbench.adapters.faithfulness.report import faithfulness_lines
 from rmbench.adapters.judge.report import hidden_metrics, judge_lines, judge_notes
 from rmbench.results.item_errors import error_notes
 
@@ -88,6 +89,7 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
     lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     lines += _section_score_lines(res)
+    lines += faithfulness_lines(summary)
     lines += ["", *[f"- **Warning:** {w}." for w in res.get("warnings", [])], *_notes(summary)]
     if summary["task"].get("notes"):
         lines += ["", "## Task notes", "", str(summary["task"]["notes"]).strip()]
@@ -247,5 +249,6 @@ def render_terminal(summary: Mapping[str, Any], width: int = 100) -> Any:
 def terminal_notes(summary: Mapping[str, Any]) -> list[str]:
     """Section scores, warnings and notes of ``report.md`` as plain text (markdown emphasis removed)."""
     res = summary["results"]
-    lines = [*_section_score_lines(res), *[f"- Warning: {w}." for w in res.get("warnings", [])], *_notes(summary)]
+    lines = [*_section_score_lines(res), *faithfulness_lines(summary),
+             *[f"- Warning: {w}." for w in res.get("warnings", [])], *_notes(summary)]
     return [line.replace("**", "").replace("`", "") for line in lines]

@@ -171,6 +171,11 @@ def compute_results(run: Mapping[str, Any], items: Sequence[ItemResult]) -> dict
     rules = verdict_rule_counts(items)
     if rules is not None:
         results["verdict_rules"] = rules  # judges: how many replies each parser rule read
+    from rmbench.adapters.faithfulness.sensitivity import faithfulness_results
+
+    faithfulness = faithfulness_results(items, confidence, subsets)
+    if faithfulness is not None:
+        results["faithfulness"] = faithfulness  # CoT faithfulness: rates per classifier, agreement, ranks
     return results
 
 
