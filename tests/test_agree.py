@@ -137,7 +137,7 @@ def test_agree_cli_outputs(runs: list[Path], tmp_path: Path) -> None:
 
 
 def test_agree_needs_two_runs(runs: list[Path]) -> None:
-    proc = subprocess.run([sys.executable, "-m", "rmbench.cli.commands", "agree", str(runs[0])], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "rmbench.cli", "agree", str(runs[0])], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 2
     assert "at least two runs" in proc.stderr

@@ -19,7 +19,7 @@ from rmbench.runner import RunConfig, run
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rmbench.cli.commands", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "rmbench.cli", *args], capture_output=True, text=True, timeout=300)
 
 
 def _one_line_error(result: subprocess.CompletedProcess[str], needle: str) -> None:

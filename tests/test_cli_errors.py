@@ -9,7 +9,7 @@
 * a bug (any other exception) keeps its traceback.
 
 Most usage-error cases call :func:`rmbench.cli.exit_codes.run_cli` in-process (the function ``main()``
-calls); a few go through a real ``python -m rmbench.cli.commands`` subprocess to pin the process exit code.
+calls); a few go through a real ``python -m rmbench.cli`` subprocess to pin the process exit code.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _main(capsys: pytest.CaptureFixture[str], *args: str, cli_app: typer.Typer =
 
 
 def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rmbench.cli.commands", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "rmbench.cli", *args], capture_output=True, text=True,
                           timeout=timeout)
 
 
@@ -262,7 +262,7 @@ def test_os_error_outside_the_writers_is_one_line(capsys: pytest.CaptureFixture[
 def test_ctrl_c_says_how_many_items_are_saved(tiny_rm_dir: Path, data_dir: Path, tmp_path: Path) -> None:
     """A real SIGINT to a real run part-way: exit 130, one line with the count, and the rerun resumes."""
     out = tmp_path / "run"
-    args = [sys.executable, "-m", "rmbench.cli.commands", "run", "--model", str(tiny_rm_dir), "--task", "llmbar",
+    args = [sys.executable, "-m", "rmbench.cli", "run", "--model", str(tiny_rm_dir), "--task", "llmbar",
             "--data-dir", str(data_dir), "--limit", "30", "--chunk-size", "2", "--n-bootstrap", "200",
             "--out", str(out), "--quiet"]  # fmt: skip
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

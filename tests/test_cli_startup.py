@@ -25,14 +25,14 @@ def test_help_imports_nothing_heavy() -> None:
 
 
 def test_console_script_help_exit_code() -> None:
-    out = subprocess.run([sys.executable, "-m", "rmbench.cli.commands", "--help"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "rmbench.cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0
     assert "run" in out.stdout
 
 
 def test_user_error_exit_code_2_no_traceback() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "rmbench.cli.commands", "run", "--task", "llmbarr", "--model", "baseline:length", "--kind", "baseline"],
+        [sys.executable, "-m", "rmbench.cli", "run", "--task", "llmbarr", "--model", "baseline:length", "--kind", "baseline"],
         capture_output=True, text=True,
     )
     assert out.returncode == 2

@@ -37,7 +37,7 @@ def _report(run_dir: Path) -> None:
 
 def _cli_main(*args: str) -> subprocess.CompletedProcess[str]:
     """Through ``main()``, so user errors become exit code 2."""
-    return subprocess.run([sys.executable, "-m", "rmbench.cli.commands", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "rmbench.cli", *args], capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")

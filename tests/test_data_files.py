@@ -43,7 +43,7 @@ def _records(path: Path, **kw: str) -> list[dict[str, str]]:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rmbench.cli.commands", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "rmbench.cli", *args], capture_output=True, text=True, timeout=300)
 
 
 PAIRS = ("run", "--task", "pairs", "--model", "baseline:length", "--kind", "baseline", "--quiet", "--n-bootstrap", "100")

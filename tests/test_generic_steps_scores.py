@@ -36,7 +36,7 @@ def _run(*args: str) -> dict[str, Any]:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rmbench.cli.commands", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "rmbench.cli", *args], capture_output=True, text=True, timeout=300)
 
 
 def _metric(summary: dict[str, Any], name: str) -> float:

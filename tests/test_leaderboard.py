@@ -56,7 +56,7 @@ def board(runs_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _verify(path: Path, runs_root: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rmbench.cli.commands", "leaderboard", "verify", str(path), "--runs-root",
+    return subprocess.run([sys.executable, "-m", "rmbench.cli", "leaderboard", "verify", str(path), "--runs-root",
                            str(runs_root)], capture_output=True, text=True, timeout=300)
 
 
@@ -132,7 +132,7 @@ def test_verify_missing_run_dir(board: Path, tmp_path: Path) -> None:
 
 def test_build_refuses_mixed_data(runs_root: Path, tmp_path: Path, data_dir: Path) -> None:
     other = _run(tmp_path / "limit4", data_dir, "baseline:length", limit=4)
-    proc = subprocess.run([sys.executable, "-m", "rmbench.cli.commands", "leaderboard", "build", str(runs_root / "length"),
+    proc = subprocess.run([sys.executable, "-m", "rmbench.cli", "leaderboard", "build", str(runs_root / "length"),
                            str(other), "--out", str(tmp_path / "x.json")], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert "refusing to mix" in proc.stderr and "data fingerprint" in proc.stderr

@@ -28,7 +28,7 @@ EVIL = "../../../escaped"
 
 def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "rmbench.cli.commands", *args], cwd=cwd, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "rmbench.cli", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=300)
 
 

@@ -48,7 +48,7 @@ def _pinned_view(summary: dict[str, Any]) -> dict[str, Any]:
 
 def _run(tmp_path: Path, data_dir: Path, model: Path, args: list[str]) -> dict[str, Any]:
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "rmbench.cli.commands", "run", "--model", str(model), *args, "--data-dir", str(data_dir),
+    cmd = [sys.executable, "-m", "rmbench.cli", "run", "--model", str(model), *args, "--data-dir", str(data_dir),
            "--out", str(out), *COMMON]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]

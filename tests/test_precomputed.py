@@ -179,7 +179,7 @@ def test_bad_scores_name_file_line_field(data_dir: Path, tmp_path: Path) -> None
 
 def test_cli_scores_option_and_exit_2(data_dir: Path, tmp_path: Path) -> None:
     good = _write_jsonl(tmp_path / "armorm.jsonl", _best_of_n_rows(data_dir))
-    base = [sys.executable, "-m", "rmbench.cli.commands", "run", "--task", "rewardmath", "--data-dir", str(data_dir), "--quiet",
+    base = [sys.executable, "-m", "rmbench.cli", "run", "--task", "rewardmath", "--data-dir", str(data_dir), "--quiet",
             "--n-bootstrap", "200"]
     proc = subprocess.run([*base, "--scores", str(good), "--out", str(tmp_path / "ok")], capture_output=True,
                           text=True, timeout=300)

@@ -35,7 +35,7 @@ LLMBAR = ("--task", "llmbar", "--limit", "4", "--n-bootstrap", "200", "--quiet")
 
 
 def _cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rmbench.cli.commands", *args], capture_output=True, text=True, timeout=300,
+    return subprocess.run([sys.executable, "-m", "rmbench.cli", *args], capture_output=True, text=True, timeout=300,
                           cwd=cwd, env=env)
 
 
@@ -314,7 +314,7 @@ def test_second_process_is_told_who_holds_the_run_directory(tmp_path: Path) -> N
 
 def test_two_concurrent_runs_never_interleave(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    args = [sys.executable, "-m", "rmbench.cli.commands", "run", "--task", "llmbar", "--limit", "30", "--n-bootstrap", "200",
+    args = [sys.executable, "-m", "rmbench.cli", "run", "--task", "llmbar", "--limit", "30", "--n-bootstrap", "200",
             "--quiet", "--model", "baseline:length", "--out", str(out), "--chunk-size", "1"]
     procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     results = [p.communicate(timeout=300) for p in procs]

@@ -120,7 +120,7 @@ def test_sigkilled_cli_run_resumes_without_rescoring(tiny_rm_dir: Path, data_dir
     import time
 
     out = tmp_path / "killed"
-    args = [sys.executable, "-m", "rmbench.cli.commands", "run", "--model", str(tiny_rm_dir), "--task", "llmbar",
+    args = [sys.executable, "-m", "rmbench.cli", "run", "--model", str(tiny_rm_dir), "--task", "llmbar",
             "--data-dir", str(data_dir), "--limit", "30", "--chunk-size", "2", "--n-bootstrap", "300",
             "--out", str(out), "--quiet"]  # fmt: skip
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -234,7 +234,7 @@ def test_pairs_task_with_a_column_mapping_on_the_command_line(tiny_rm_dir: Path,
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     """The console entry point (``rmbench.cli.commands:main``), where user errors become exit code 2."""
-    return subprocess.run([sys.executable, "-m", "rmbench.cli.commands", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "rmbench.cli", *args], capture_output=True, text=True, timeout=300)
 
 
 def _user_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:

@@ -76,7 +76,7 @@ def test_file_name_that_disagrees_with_name(tmp_path: Path) -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rmbench.cli.commands", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "rmbench.cli", *args], capture_output=True, text=True, timeout=300)
 
 
 def test_list_marks_a_misnamed_file_invalid(tmp_path: Path) -> None:
