@@ -81,3 +81,12 @@ def test_cli_refuses_an_unsupported_pair_with_exit_2(tmp_path: Path, tiny_rm_dir
     assert "--kind scalar does not run on --backend openai" in err
     assert "scalar/transformers" in err and "scalar/vllm" in err and "judge/openai" in err
     assert "Traceback" not in err
+
+
+def test_openai_backend_declares_generation_only() -> None:
+    from rmbench.backends.openai_backend import OpenAIBackend, OpenAIOptions
+
+    backend = OpenAIBackend(OpenAIOptions(base_url="http://127.0.0.1:9/v1", model="m"))
+    require(backend, "generation")
+    with pytest.raises(BackendRefused, match="openai backend cannot score sequences"):
+        require(backend, "sequence_scores", needed_by="--kind scalar")

@@ -27,11 +27,12 @@ import importlib.metadata
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any, Literal
 
 from rmbench.backends import Capability, Generation, GenerationRequest
 from rmbench.backends.batching import flatten_groups, regroup, truncate
+from rmbench.backends.vllm_config import VLLMConfig, VLLMStats
 from rmbench.backends.vllm_generation import CHOICE_TOP_LOGPROBS, chat_ids, sampling_params, to_generation
 from rmbench.errors import UserError
 
@@ -55,60 +56,11 @@ def import_vllm() -> Any:
     return vllm
 
 
-@dataclass(frozen=True)
-class VLLMConfig:
-    """How to load and run one model with vLLM. Lengths are in tokens.
-
-    ``max_model_len=None`` takes the model's own limit. Sequences given to :meth:`VLLMBackend.token_logprobs`
-    and :meth:`VLLMBackend.sequence_scores` that are longer are truncated on ``truncation_side`` (as
-    the transformers backend does); generation prompts are never truncated: one that leaves no room
-    for ``max_new_tokens`` becomes an error generation. ``label_index`` picks the logit of a
-    classifier with 2+ labels (negative counts from the end). ``seed`` seeds the engine; a request's
-    own ``seed`` seeds its sampling. ``kv_cache_gib=None`` keeps an existing ``VLLM_CPU_KVCACHE_SPACE``
-    or sets 1.
-    """
-
-    model: str
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    max_model_len: int | None = None
-    truncation_side: Literal["left", "right"] = "left"
-    label_index: int = -1
-    seed: int = 0
-    kv_cache_gib: int | None = None
-    enable_prefix_caching: bool = True
-    trust_remote_code: bool = False
-
-    def __post_init__(self) -> None:
-        if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
-            raise UserError(f"unknown dtype '{self.dtype}'", hint="use auto, float32, bfloat16 or float16")
-        if self.truncation_side not in ("left", "right"):
-            raise UserError(f"unknown truncation side '{self.truncation_side}'", hint="use left or right")
-        if self.max_model_len is not None and self.max_model_len < 2:
-            raise UserError(f"max_model_len must be at least 2 tokens, got {self.max_model_len}")
-        if self.kv_cache_gib is not None and self.kv_cache_gib < 1:
-            raise UserError(f"kv_cache_gib must be at least 1, got {self.kv_cache_gib}")
-
-
-@dataclass
-class VLLMStats:
-    """Running totals: requests per method, truncations, refused prompts, engine starts and seconds."""
-
-    generations: int = 0
-    logprob_sequences: int = 0
-    scored_sequences: int = 0
-    truncated_sequences: int = 0
-    prompts_too_long: int = 0
-    engine_starts: int = 0
-    engine_start_seconds: float = 0.0
-    run_seconds: float = 0.0
-
-
 class VLLMBackend:
-    """A local model behind vLLM's offline engine: ``generate``, ``token_logprobs``, ``sequence_scores``.
+    """A local model behind vLLM's offline engine, with every capability (see :mod:`rmbench.backends`).
 
-    vLLM is imported at construction (so a missing install fails at once); an engine is built on
-    first use of a method. Call :meth:`close` (or use the backend as a context manager) to free it.
-    Not thread-safe.
+    vLLM is imported at construction (a missing install fails at once); an engine is built on first
+    use of a method. :meth:`close` (or a ``with`` block) frees it. Not thread-safe.
     """
 
     name = "vllm"
@@ -141,9 +93,9 @@ class VLLMBackend:
         """The dtype handed to vLLM: ``auto`` is float32 on CPU and vLLM's own choice elsewhere."""
         return "float32" if self.config.dtype == "auto" and self._on_cpu else self.config.dtype
 
-    def _engine(self, runner: Runner, hf_overrides: dict[str, Any] | None = None) -> Any:
-        """The engine for ``runner``; ``hf_overrides``: see :mod:`rmbench.backends.vllm_positions`."""
-        overrides = dict(hf_overrides or {})
+    def _engine(self, runner: Runner, hf_overrides: dict[str, Any] | None = None, task: str | None = None) -> Any:
+        """The engine for ``runner``; ``hf_overrides`` and the pooling ``task``: :mod:`rmbench.backends.vllm_positions`."""
+        overrides = {**(hf_overrides or {}), **({"pooling_task": task} if task else {})}
         if self._llm is not None and self._runner == runner and self._overrides == overrides:
             return self._llm
         self.close()
@@ -159,8 +111,12 @@ class VLLMBackend:
         }
         if self.config.max_model_len is not None:
             kwargs["max_model_len"] = self.config.max_model_len
-        if overrides:
-            kwargs.update(convert="classify", hf_overrides=overrides)
+        if hf_overrides:
+            kwargs.update(convert="classify", hf_overrides=dict(hf_overrides))
+        if task:
+            from vllm.config import PoolerConfig
+
+            kwargs["pooler_config"] = PoolerConfig(task=task)
         if runner == "generate":
             kwargs["enable_prefix_caching"] = self.config.enable_prefix_caching
             kwargs["max_logprobs"] = CHOICE_TOP_LOGPROBS
@@ -198,8 +154,12 @@ class VLLMBackend:
 
     @property
     def tokenizer(self) -> Any:
-        """The model's tokenizer, as the current engine (else a generation engine) loaded it."""
-        return self._engine(self._runner or "generate", self._overrides).get_tokenizer()
+        """The model's tokenizer: the running engine's, else loaded by vLLM without starting one."""
+        from vllm.tokenizers import get_tokenizer
+
+        if self._llm is not None:
+            return self._llm.get_tokenizer()
+        return get_tokenizer(self.config.model, trust_remote_code=self.config.trust_remote_code)
 
     @property
     def max_length(self) -> int:
@@ -337,13 +297,12 @@ class VLLMBackend:
         flat, sizes = flatten_groups(groups)
         return regroup(self.sequence_scores(flat), sizes)
 
-    def token_logprobs_grouped(
-        self, groups: Sequence[Sequence[Sequence[int]]], starts: Sequence[Sequence[int]]
-    ) -> list[list[list[float]]]:
+    def token_logprobs_grouped(self, groups: Sequence[Sequence[Sequence[int]]],
+                               starts: Sequence[Sequence[int]]) -> list[list[list[float]]]:
         """:meth:`token_logprobs` for groups of sequences (``starts`` shaped like ``groups``)."""
-        if [len(g) for g in groups] != [len(s) for s in starts]:
-            raise ValueError("starts must have the same shape as groups")
         flat, sizes = flatten_groups(groups)
+        if sizes != [len(s) for s in starts]:
+            raise ValueError("starts must have the same shape as groups")
         return regroup(self.token_logprobs(flat, flatten_groups(starts)[0]), sizes)
 
     def resolve_position_head(self, head: str) -> str:
@@ -356,20 +315,18 @@ class VLLMBackend:
         self, seqs: Sequence[Sequence[int]], positions: Sequence[Sequence[int]],
         token_ids: Sequence[int] | None = None, head: str = "causal-lm",
     ) -> list[Any]:
-        """Logits at chosen positions through vLLM's token classification; see
-        :func:`rmbench.backends.vllm_positions.position_logits`."""
+        """Logits at chosen positions: :func:`rmbench.backends.vllm_positions.position_logits`."""
         from rmbench.backends.vllm_positions import position_logits
 
         return position_logits(self, seqs, positions, token_ids=token_ids, head=head)
 
     def describe(self) -> dict[str, Any]:
-        """Model, engine settings (including the environment variables that change vLLM's
-        behaviour), versions and running totals. Nothing here starts an engine."""
+        """Model, engine settings and env variables, versions, running totals; starts no engine."""
         return {
             "backend": self.name,
             "model": self.config.model,
             "runner": self._runner,
-            "hf_overrides": dict(self._overrides) or None,
+            "engine_overrides": dict(self._overrides) or None,
             "dtype": self.engine_dtype,
             "max_model_len": self._max_len if self._max_len is not None else self.config.max_model_len,
             "truncation_side": self.config.truncation_side,

@@ -62,7 +62,7 @@ def position_logits(
         if token_ids is None or len(token_ids) != 2:
             raise ValueError("head causal-lm needs the two step token ids (good, bad)")
         overrides = step_token_overrides(backend.tokenizer, token_ids)
-    llm = backend._engine("pooling", overrides)
+    llm = backend._engine("pooling", overrides, task="token_classify")
     limit = backend.max_length
     vllm = backend._vllm
     prompts, kept = [], []
