@@ -314,8 +314,9 @@ def _run_locked(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, run_dir: Pa
             max_length=cfg.max_length, truncation_side=cfg.truncation_side, token_budget=cfg.token_budget,
             max_batch_size=cfg.max_batch_size, seed=cfg.seed, reduction=cfg.reduction, **step_options,
             force_max_length=cfg.force_max_length, allow_random_head=cfg.allow_random_head, threads=cfg.threads,
-            **judge_adapter_options(cfg, exset.examples), **claim_adapter_options(cfg, task.spec.options),
-            **rfeval_adapter_options(cfg),
+            **{"backend": cfg.backend, "api_base": cfg.api_base, "max_consecutive_errors": cfg.max_consecutive_errors,
+               **judge_adapter_options(cfg, exset.examples)},  # --backend reaches every kind (rmbench.adapters.kinds)
+            **claim_adapter_options(cfg, task.spec.options), **rfeval_adapter_options(cfg),
             **faithfulness_adapter_options(cfg, task.spec.options),
         )
         manifest = _manifest(cfg, task, exset, adapter.describe())

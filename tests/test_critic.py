@@ -31,6 +31,9 @@ OK = StepwiseExample(id="c1", subset="gsm8k", prompt="What is 1 + 1?", steps=("1
 class ScriptedBackend:
     """A generation backend that replays given texts and records the requests it saw."""
 
+    name = "scripted"
+    capabilities = frozenset({"generation"})
+
     def __init__(self, texts: Sequence[str]) -> None:
         self.texts = list(texts)
         self.requests: list[GenerationRequest] = []
@@ -113,6 +116,9 @@ def test_settings_are_checked() -> None:
 
 class LocalGenerator:
     """Test-only generation backend: helper functions of rmbench.backends.transformers.generate."""
+
+    name = "local"
+    capabilities = frozenset({"generation"})
 
     def __init__(self, folder: Path) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -195,3 +195,97 @@ def test_sequence_scores_equal_transformers(
     expected = TransformersBackend(ModelConfig(model=str(tiny_rm_dir), dtype="float32")).sequence_scores(seqs)
     assert got == pytest.approx(expected, abs=1e-4)
     assert len(set(got)) == len(got)  # distinct inputs, distinct scores: the head really ran
+
+
+# --- `rmbench run --backend vllm` against `--backend transformers`, per model kind ------------------
+PAIR_ROWS = [
+    {"prompt": "What is the capital of France?", "chosen": "Paris.", "rejected": "Lyon, I think."},
+    {"prompt": "Say hello.", "chosen": "Hello!", "rejected": "Goodbye, and do not write again."},
+    {"prompt": "Add 2 and 3.", "chosen": "2 + 3 = 5.", "rejected": "It is 6."},
+]
+STEP_ROWS = [
+    {"problem": "What is 2 + 2 * 3?", "steps": ["2 * 3 = 6.", "2 + 6 = 8.", "The answer is 8."], "label": -1},
+    {"problem": "What is 10 / 2 + 1?", "steps": ["10 / 2 = 4.", "4 + 1 = 5."], "label": 0},
+]
+RUN_TOLERANCE = 1e-4
+"""Largest |vLLM - transformers| allowed for one score, float32 on CPU. Measured on these tiny models
+(largest difference over all items and scores): scalar 3.0e-08, likelihood (sum of log-probs, nats)
+9.5e-07, process step probabilities 2.5e-08 (causal-lm head) and 1.1e-08 (token-cls head)."""
+
+
+def _rows_file(path: Path, rows: list[dict[str, Any]]) -> Path:
+    import json
+
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _run_scores(tmp: Path, backend: str, *args: str) -> dict[str, Any]:
+    """``rmbench run ... --backend BACKEND`` in a fresh process; item id -> the item's scores."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp / f"run-{backend}"
+    cmd = [sys.executable, "-m", "rmbench.cli.commands", "run", *args, "--backend", backend,
+           "--dtype", "float32", "--max-length", str(MAX_MODEL_LEN), "--out", str(out), "--quiet"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run = json.loads((out / "run.json").read_text())
+    assert run["model"]["backend"] == backend  # the asked backend ran, nothing fell back
+    items = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines() if line.strip()]
+    return {item["id"]: item["scores"] for item in items}
+
+
+def _numbers(value: Any) -> list[float]:
+    if isinstance(value, bool) or value is None:
+        return []
+    if isinstance(value, (int, float)):
+        return [float(value)]
+    if isinstance(value, dict):
+        return [x for k in sorted(value) for x in _numbers(value[k])]
+    if isinstance(value, list):
+        return [x for v in value for x in _numbers(v)]
+    return []
+
+
+def _largest_difference(a: dict[str, Any], b: dict[str, Any]) -> float:
+    assert a.keys() == b.keys()
+    diffs = []
+    for key in a:
+        x, y = _numbers(a[key]), _numbers(b[key])
+        assert len(x) == len(y) and x, (a[key], b[key])
+        diffs += [abs(p - q) for p, q in zip(x, y, strict=True)]
+    return max(diffs)
+
+
+def _compare(tmp: Path, *args: str) -> float:
+    vllm = _run_scores(tmp, "vllm", *args)
+    transformers = _run_scores(tmp, "transformers", *args)
+    diff = _largest_difference(vllm, transformers)
+    print(f"largest |vllm - transformers| for {args[3]}: {diff:.2e}")
+    assert diff <= RUN_TOLERANCE
+    return diff
+
+
+def test_run_scalar_on_vllm_matches_transformers(tmp_path: Path, tiny_rm_dir: Path) -> None:
+    data = _rows_file(tmp_path / "pairs.jsonl", PAIR_ROWS)
+    _compare(tmp_path, "--model", str(tiny_rm_dir), "--kind", "scalar", "--task", "pairs", "--data-file", str(data))
+
+
+def test_run_likelihood_on_vllm_matches_transformers(tmp_path: Path, tiny_lm_dir: Path) -> None:
+    data = _rows_file(tmp_path / "pairs.jsonl", PAIR_ROWS)
+    _compare(tmp_path, "--model", str(tiny_lm_dir), "--kind", "likelihood", "--task", "pairs", "--data-file", str(data))
+
+
+STEP_FLAGS = ("--task", "steps", "--field", "question=problem", "--field", "steps=steps", "--field", "first_error=label")
+
+
+def test_run_process_causal_lm_head_on_vllm_matches_transformers(tmp_path: Path, tiny_lm_dir: Path) -> None:
+    data = _rows_file(tmp_path / "steps.jsonl", STEP_ROWS)
+    _compare(tmp_path, "--model", str(tiny_lm_dir), "--kind", "process", *STEP_FLAGS, "--data-file", str(data))
+
+
+def test_run_process_token_cls_head_on_vllm_matches_transformers(tmp_path: Path, tiny_tokcls_dir: Path) -> None:
+    data = _rows_file(tmp_path / "steps.jsonl", STEP_ROWS)
+    _compare(tmp_path, "--model", str(tiny_tokcls_dir), "--kind", "process", *STEP_FLAGS, "--data-file", str(data))

@@ -16,31 +16,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from rmbench.adapters.chat import ChatRenderer, Span
 from rmbench.adapters.responses import conversations_of, score_layout
 from rmbench.adapters.scalar import token_counts
+from rmbench.backends import LogprobBackend
 from rmbench.data.text_limits import text_limit_of
 from rmbench.datatypes import Example, Prediction
 from rmbench.errors import UserError
-
-
-class LogprobBackend(Protocol):
-    """What the likelihood adapters need from a backend (e.g. ``TransformersBackend``)."""
-
-    max_length: int
-
-    @property
-    def tokenizer(self) -> Any: ...
-
-    def prepare(self, method: Any) -> None: ...
-
-    def describe(self) -> dict[str, Any]: ...
-
-    def token_logprobs_grouped(
-        self, groups: Sequence[Sequence[Sequence[int]]], starts: Sequence[Sequence[int]]
-    ) -> list[list[list[float]]]: ...
 
 
 def _spans(chat: ChatRenderer, examples: Sequence[Example], adapter: str) -> list[list[Span]]:

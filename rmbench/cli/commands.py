@@ -181,7 +181,7 @@ def run(
     critic_samples: Annotated[int, typer.Option(help="Critic: samples per item (majority vote when > 1).")] = 1,
     critic_temperature: Annotated[float, typer.Option(help="Critic: sampling temperature when samples > 1.")] = 0.7,
     critic_max_new_tokens: Annotated[int, typer.Option(help="Critic: tokens generated per reply.")] = 512,
-    backend: Annotated[str, typer.Option(help="Judge: transformers | vllm | openai.")] = "transformers",
+    backend: Annotated[str, typer.Option(help="Engine for every kind: transformers | vllm | openai (unsupported kind/backend pairs are refused; docs/backends.md).")] = "transformers",
     judge_mode: Annotated[
         str, typer.Option(help="Judge: auto | pairwise | rating | verify | listwise | segments.")
     ] = "auto",

@@ -33,8 +33,7 @@ def faithfulness_adapter_options(cfg: Any, options: Mapping[str, Any]) -> dict[s
     """Keyword arguments for ``build_adapter`` (nothing unless ``cfg.kind == "faithfulness"``)."""
     if cfg.kind != "faithfulness":
         return {}
-    return {"faithfulness": faithfulness_settings(cfg, options), "judge_backend": cfg.backend,
-            "api_base": cfg.api_base, "max_consecutive_errors": cfg.max_consecutive_errors}
+    return {"faithfulness": faithfulness_settings(cfg, options)}  # the engine: --backend, as every kind
 
 
 def build_faithfulness_adapter(model: str, settings: FaithfulnessSettings | None,

@@ -39,5 +39,4 @@ def rfeval_adapter_options(cfg: Any) -> dict[str, Any]:
         if getattr(cfg, "judge_model", None):
             raise UserError("--judge-model is used with --kind rfeval only")
         return {}
-    return {"rfeval": _settings(cfg), "judge_model": cfg.judge_model, "judge_backend": cfg.backend,
-            "api_base": cfg.api_base, "max_consecutive_errors": cfg.max_consecutive_errors}
+    return {"rfeval": _settings(cfg), "judge_model": cfg.judge_model}  # the engine: --backend, as every kind

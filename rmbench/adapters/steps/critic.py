@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import rmbench.adapters.steps.grading  # noqa: F401  (registers the stepwise grader)
-from rmbench.backends import Generation, GenerationBackend, GenerationRequest
+from rmbench.backends import Generation, GenerationBackend, GenerationRequest, require
 from rmbench.datatypes import Example, Prediction, StepwiseExample
 from rmbench.errors import UserError
 
@@ -177,10 +177,6 @@ class CriticAdapter:
 
 
 def build_critic_adapter(backend: Any, settings: CriticSettings | None = None, model_id: str | None = None) -> CriticAdapter:
-    """A :class:`CriticAdapter` over a backend that can generate text."""
-    if not callable(getattr(backend, "generate", None)):
-        raise UserError(
-            f"the {type(backend).__name__} cannot generate text, which critic mode needs",
-            hint="use a backend with a generate method (transformers, vLLM or an OpenAI-compatible server)",
-        )
+    """A :class:`CriticAdapter` over a backend with the ``generation`` capability."""
+    require(backend, "generation", needed_by="critic mode")
     return CriticAdapter(backend, settings, model_id=model_id)

@@ -39,31 +39,16 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import numpy as np
 
 import rmbench.adapters.steps.grading  # noqa: F401  (registers the stepwise grader)
 from rmbench.adapters.steps.metrics import AGGREGATIONS, aggregate_steps, first_below
 from rmbench.adapters.steps.thresholds import ThresholdPolicy, fixed_threshold
+from rmbench.backends import PositionBackend, require
 from rmbench.datatypes import Example, MultiResponseExample, Prediction, StepwiseExample
 from rmbench.errors import UserError
-
-
-class PositionBackend(Protocol):
-    """What this adapter needs from a backend (``TransformersBackend`` offers it)."""
-
-    @property
-    def tokenizer(self) -> Any: ...
-
-    def position_logits(
-        self, seqs: Sequence[Sequence[int]], positions: Sequence[Sequence[int]],
-        token_ids: Sequence[int] | None = None, head: str = "causal-lm",
-    ) -> list[np.ndarray]: ...
-
-    def resolve_position_head(self, head: str) -> str: ...
-
-    def describe(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -298,11 +283,13 @@ def build_process_adapter(
     backend: Any, settings: ProcessSettings | None = None, threshold: ThresholdPolicy | None = None,
     model_id: str | None = None,
 ) -> ProcessAdapter:
-    """A :class:`ProcessAdapter` over ``backend``: used directly when it offers ``position_logits``,
-    else through :class:`~rmbench.backends.transformers.positions.PositionScorer` (a transformers backend)."""
+    """A :class:`ProcessAdapter` over a backend with the ``position_scores`` capability; a
+    transformers backend reads positions through its
+    :class:`~rmbench.backends.transformers.positions.PositionScorer`."""
     scorer = backend
-    if not hasattr(backend, "position_logits"):
+    if backend.name == "transformers" and "position_scores" not in backend.capabilities:
         from rmbench.backends.transformers.positions import PositionScorer
 
         scorer = PositionScorer(backend)
+    require(scorer, "position_scores", needed_by="--kind process")
     return ProcessAdapter(scorer, settings or ProcessSettings(), threshold, model_id=model_id)

@@ -36,6 +36,7 @@ import torch
 import transformers
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
+from rmbench.backends import Capability
 from rmbench.backends.batching import pack_by_budget, shared_prefix_length, truncate
 from rmbench.backends.model_source import locate_model, sha256_hex, tokenizer_digest, weights_digest
 from rmbench.backends.threads import apply_threads
@@ -165,6 +166,7 @@ class TransformersBackend:
     """
 
     name = "transformers"
+    capabilities: frozenset[Capability] = frozenset({"sequence_scores", "token_logprobs", "generation"})
 
     def __init__(self, config: ModelConfig) -> None:
         self.config = config

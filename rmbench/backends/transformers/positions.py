@@ -31,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from rmbench.backends import Capability
 from rmbench.backends.batching import pack_by_budget
 from rmbench.backends.transformers.forward import pad_right
 
@@ -201,8 +202,12 @@ class PositionScorer:
 
     It loads the head's model with the backend's source, revision, dtype and device, and counts
     into the backend's stats. Interim home of the backend method: once ``TransformersBackend`` offers
-    ``position_logits`` itself, adapters use the backend directly.
+    ``position_logits`` itself, adapters use the backend directly. The (process, transformers) entry
+    of :mod:`rmbench.adapters.kinds` builds it.
     """
+
+    name = "transformers"
+    capabilities: frozenset[Capability] = frozenset({"position_scores"})
 
     def __init__(self, backend: Any) -> None:
         self.backend = backend
