@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from rmbench.adapters import Adapter
 from rmbench.adapters.baselines import LengthBaseline
 from rmbench.config import KINDS, RunConfig, as_choice
 from rmbench.data.examples import ExampleSet, load_examples
@@ -138,15 +139,16 @@ def _check_item_contents(existing: Mapping[str, ItemResult], exset: ExampleSet, 
 
 
 def _adapter_and_manifest(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, manifest_path: Path,
-                          load: bool) -> tuple[Any, dict[str, Any]]:
+                          load: bool) -> tuple[Adapter | None, dict[str, Any]]:
     """The adapter and the manifest describing it; without ``load``, no adapter and the stored manifest
     (nothing is left to score). A scores file is always read: a changed file must be refused on resume."""
     if cfg.scores is not None:
         from rmbench.adapters.precomputed import PrecomputedAdapter
 
-        adapter: Any = PrecomputedAdapter(cfg.scores, by_order=cfg.scores_by_order, model_id=cfg.model,
-                                          threshold=cfg.process.threshold)
-        adapter.bind(exset.examples, restricted=bool(cfg.data.limit or cfg.data.subsets))
+        scores = PrecomputedAdapter(cfg.scores, by_order=cfg.scores_by_order, model_id=cfg.model,
+                                    threshold=cfg.process.threshold)
+        scores.bind(exset.examples, restricted=bool(cfg.data.limit or cfg.data.subsets))
+        adapter: Adapter = scores
     elif load:
         adapter = _build_adapter(cfg, task.spec.name, exset.examples)
     else:
@@ -154,7 +156,7 @@ def _adapter_and_manifest(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, m
     return adapter, build_manifest(cfg, task, exset, adapter.describe())
 
 
-def _build_adapter(cfg: RunConfig, task_name: str, examples: Sequence[Example]) -> Any:
+def _build_adapter(cfg: RunConfig, task_name: str, examples: Sequence[Example]) -> Adapter:
     from rmbench.adapters.build import build_adapter
 
     engine = cfg.engine
@@ -185,7 +187,7 @@ def _kind_options(cfg: RunConfig, task_name: str, examples: Sequence[Example]) -
     return {}
 
 
-def _score_pending(cfg: RunConfig, adapter: Any, pending: Sequence[Example], policies: Policies, exset: ExampleSet,
+def _score_pending(cfg: RunConfig, adapter: Adapter, pending: Sequence[Example], policies: Policies, exset: ExampleSet,
                    run_dir: Path, ident: str, progress: Callable[[int, int], None] | None) -> int:
     """Score ``pending`` in chunks, appending each graded chunk to items.jsonl; the number scored."""
     total = len(exset.examples)
@@ -259,7 +261,7 @@ def chunk_size_for(cfg: RunConfig) -> int:
     return 8 if generative and cfg.engine.backend == "transformers" else 64
 
 
-def _score_chunk(adapter: Any, chunk: Sequence[Example], policies: Policies, length: LengthBaseline | None) -> list[ItemResult]:
+def _score_chunk(adapter: Adapter, chunk: Sequence[Example], policies: Policies, length: LengthBaseline | None) -> list[ItemResult]:
     preds = adapter.score(chunk)
     if len(preds) != len(chunk):
         raise RuntimeError(f"adapter returned {len(preds)} predictions for {len(chunk)} examples")
