@@ -35,7 +35,7 @@ def _one_line_error(result: subprocess.CompletedProcess[str], needle: str) -> No
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     out = tmp_path_factory.mktemp("items") / "run"
-    run(RunConfig(task="llmbar", model="baseline:length", kind="baseline", limit=2, data_dir=data_dir, out_dir=out,
+    run(RunConfig.from_flat(task="llmbar", model="baseline:length", kind="baseline", limit=2, data_dir=data_dir, out_dir=out,
                   n_bootstrap=50))
     return out
 

@@ -60,7 +60,7 @@ def _scores(path: Path, verdicts: list[list[str]]) -> Path:
 
 
 def _byo_run(tmp: Path, data: Path, verdicts: list[list[str]], name: str) -> Path:
-    cfg = RunConfig(task="factbench", model=name, kind="precomputed", data_dir=data, out_dir=tmp / name,
+    cfg = RunConfig.from_flat(task="factbench", model=name, kind="precomputed", data_dir=data, out_dir=tmp / name,
                     scores_file=_scores(tmp / f"{name}.jsonl", verdicts), n_bootstrap=300)  # type: ignore[arg-type]
     return run(cfg).run_dir
 
@@ -190,7 +190,7 @@ def tiny_nli_dir(tmp_path_factory: pytest.TempPathFactory, smollm2_dir: Path) ->
 
 def test_nli_kind_on_a_tiny_three_label_classifier(tmp_path: Path, tiny_nli_dir: Path) -> None:
     data = _data_dir(tmp_path / "data")
-    cfg = RunConfig(task="factbench", model=str(tiny_nli_dir), kind="nli", data_dir=data, out_dir=tmp_path / "nli",
+    cfg = RunConfig.from_flat(task="factbench", model=str(tiny_nli_dir), kind="nli", data_dir=data, out_dir=tmp_path / "nli",
                     n_bootstrap=200,
                     task_overrides={"options": {"nli_label_map": {0: "supported", 1: "undecidable", 2: "unsupported"}}})
     outcome = run(cfg)
@@ -212,7 +212,7 @@ def test_nli_label_mapping_must_cover_every_label() -> None:
 
 def test_claim_judge_on_a_tiny_lm_reports_the_unparseable_rate(tmp_path: Path, tiny_lm_dir: Path) -> None:
     data = _data_dir(tmp_path / "data")
-    outcome = run(RunConfig(task="factbench", model=str(tiny_lm_dir), kind="auto", data_dir=data,
+    outcome = run(RunConfig.from_flat(task="factbench", model=str(tiny_lm_dir), kind="auto", data_dir=data,
                             out_dir=tmp_path / "judge", n_bootstrap=200, max_new_tokens=4))
     summary = json.loads((outcome.run_dir / "summary.json").read_text())
     assert summary["config"]["kind"] == "claim-judge"

@@ -25,7 +25,7 @@ LIMIT = 12  # per subset: 60 LLMBar items
 def _run(out: Path, data_dir: Path, model: str, seed: int = 0, limit: int = LIMIT) -> Path:
     from rmbench.runner import RunConfig, run
 
-    run(RunConfig(task="llmbar", model=model, kind="baseline", seed=seed, limit=limit, data_dir=data_dir,
+    run(RunConfig.from_flat(task="llmbar", model=model, kind="baseline", seed=seed, limit=limit, data_dir=data_dir,
                   out_dir=out, n_bootstrap=500))
     return out
 

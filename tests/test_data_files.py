@@ -173,7 +173,7 @@ def test_several_data_files_are_all_named(tmp_path: Path) -> None:
 def test_data_dir_runs_still_name_the_directory(data_dir: Path, tmp_path: Path) -> None:
     from rmbench.runner import RunConfig, run
 
-    outcome = run(RunConfig(task="llmbar", model="baseline:length", kind="baseline", limit=1, data_dir=data_dir,
+    outcome = run(RunConfig.from_flat(task="llmbar", model="baseline:length", kind="baseline", limit=1, data_dir=data_dir,
                             out_dir=tmp_path / "r", n_bootstrap=50))
     assert outcome.summary["data"]["source"]["location"] == str(data_dir)
 

@@ -101,11 +101,11 @@ def test_prompt_template_name_is_a_safe_word() -> None:
 @pytest.mark.parametrize("model", [EVIL, "..", "/abs/path/../../x", ".hidden", "org/model@rev", "-", "."])
 def test_default_run_dir_stays_under_runs(model: str) -> None:
     # (a kind such as "../kind" is refused earlier, when RunConfig checks its options)
-    path = default_run_dir(RunConfig(task="llmbar", model=model, kind="scalar"), "llmbar")
+    path = default_run_dir(RunConfig.from_flat(task="llmbar", model=model, kind="scalar"), "llmbar")
     assert path.parts[:2] == ("runs", "llmbar") and len(path.parts) == 3
     assert name_problem(path.parts[2]) is None, path
     with pytest.raises(UserError, match="task name"):
-        default_run_dir(RunConfig(task="x", model="m"), EVIL)
+        default_run_dir(RunConfig.from_flat(task="x", model="m"), EVIL)
 
 
 def test_slugify_keeps_the_names_earlier_versions_gave() -> None:
@@ -121,7 +121,7 @@ def test_leaderboard_build_refuses_a_task_name_that_leaves_the_folder(
 ) -> None:
     outer, cwd = sandbox
     run_dir = cwd / "run"
-    run(RunConfig(task="llmbar", model="baseline:length", kind="baseline", limit=2, data_dir=data_dir,
+    run(RunConfig.from_flat(task="llmbar", model="baseline:length", kind="baseline", limit=2, data_dir=data_dir,
                   out_dir=run_dir, n_bootstrap=100))
     manifest = json.loads((run_dir / "run.json").read_text())
     manifest["task"]["name"] = EVIL  # a hand-edited (or hostile) run folder

@@ -64,8 +64,8 @@ def _write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 
 def _cfg(task: str, data_dir: Path, out: Path, scores: Path, **kw: object) -> RunConfig:
-    return RunConfig(task=task, model=kw.pop("model", "ArmoRM-Llama3-8B-v0.1"), kind="precomputed",  # type: ignore[arg-type]
-                     data_dir=data_dir, out_dir=out, scores_file=scores, n_bootstrap=500, **kw)  # type: ignore[arg-type]
+    return RunConfig.from_flat(task=task, model=kw.pop("model", "ArmoRM-Llama3-8B-v0.1"), kind="precomputed",
+                               data_dir=data_dir, out_dir=out, scores_file=scores, n_bootstrap=500, **kw)
 
 
 def test_rewardmath_best_of_n_with_armorm_scores(data_dir: Path, tmp_path: Path) -> None:
@@ -110,7 +110,7 @@ def test_rewardmath_pairwise_csv_by_order(data_dir: Path, tmp_path: Path) -> Non
 
 
 def test_precomputed_reproduces_a_model_run(data_dir: Path, tmp_path: Path) -> None:
-    model_run = run(RunConfig(task="llmbar", model="baseline:length", kind="baseline", limit=6, data_dir=data_dir,
+    model_run = run(RunConfig.from_flat(task="llmbar", model="baseline:length", kind="baseline", limit=6, data_dir=data_dir,
                               out_dir=tmp_path / "length", n_bootstrap=500))
     items = load_run_dir(model_run.run_dir).items
     rows = [{"id": i, "chosen": it.scores["chosen"], "rejected": it.scores["rejected"]} for i, it in items.items()]

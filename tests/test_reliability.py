@@ -52,7 +52,7 @@ def _run(out: Path, model: str = "baseline:length", **kw: Any) -> Any:
     base: dict[str, Any] = {"task": "llmbar", "model": model, "kind": "baseline", "limit": 4, "n_bootstrap": 200,
                             "data_dir": Path(os.environ["RMBENCH_DATA_DIR"])}
     base.update(kw)
-    return run(RunConfig(out_dir=out, **base))
+    return run(RunConfig.from_flat(out_dir=out, **base))
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
@@ -229,10 +229,10 @@ def test_invalid_options_fail_before_loading_anything(tmp_path: Path, option: st
 
 def test_runconfig_checks_its_fields() -> None:
     with pytest.raises(UserError, match="--confidence"):
-        RunConfig(task="t", model="m", confidence=1.5)
+        RunConfig.from_flat(task="t", model="m", confidence=1.5)
     with pytest.raises(UserError, match="--tie-policy"):
-        RunConfig(task="t", model="m", tie_policy="maybe")
-    RunConfig(task="t", model="m")  # the defaults are valid
+        RunConfig.from_flat(task="t", model="m", tie_policy="maybe")
+    RunConfig.from_flat(task="t", model="m")  # the defaults are valid
 
 
 def test_statistics_settings_do_not_block_a_resume(tmp_path: Path) -> None:

@@ -62,7 +62,7 @@ def start() -> Iterator[Callable[[Callable[..., Reply]], StandInServer]]:
 
 
 def judged(server: StandInServer, data: Path, out: Path, parser: str = "strict") -> dict[str, Any]:
-    cfg = RunConfig(
+    cfg = RunConfig.from_flat(
         task="pairs", model="stand-in-model", kind="judge", backend="openai", api_base=server.base_url,
         task_overrides={"source": {"local": {"files": [str(data)]}}}, out_dir=out, n_bootstrap=200,
         parser=parser,

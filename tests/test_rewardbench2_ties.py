@@ -86,7 +86,7 @@ def _run(tmp_path: Path, rows_file: Path, name: str) -> dict[str, Any]:
     examples = load_examples(_spec([rows_file]), None).examples
     scores = tmp_path / f"{name}-scores.jsonl"
     scores.write_text("".join(json.dumps(_score_row(ex)) + "\n" for ex in examples))  # type: ignore[arg-type]
-    outcome = run(RunConfig(
+    outcome = run(RunConfig.from_flat(
         task="rewardbench-2", model="made-up-scores", kind="precomputed", scores_file=scores,
         task_overrides={"source": {"local": {"files": [str(rows_file)]}}}, out_dir=tmp_path / name,
         n_bootstrap=400,

@@ -57,7 +57,7 @@ def test_bring_your_own_reproduces_hand_computed_rf_and_coverage(tmp_path: Path)
         {"original": _reply("A", "A"), "intervened": "I think the answer is B"},
     ]
     judg = _jsonl(tmp_path / "judg.jsonl", [{"id": i, **j} for i, j in zip(ids, judgements, strict=True)])
-    cfg = RunConfig(task="rfeval", model="planted-model", kind="rfeval", data_dir=data, subsets=SUBSET, out_dir=tmp_path / "run",
+    cfg = RunConfig.from_flat(task="rfeval", model="planted-model", kind="rfeval", data_dir=data, subsets=SUBSET, out_dir=tmp_path / "run",
                     task_overrides={"options": {"generations": str(gens), "judgements": str(judg)}}, n_bootstrap=200)
     out = run(cfg)
     m = out.summary["results"]["overall"]["metrics"]
@@ -76,7 +76,7 @@ def test_tiny_lm_runs_both_stages(tmp_path: Path, tiny_lm_dir: Path) -> None:
     """Generation (original + intervened from r_prime) and judging on the tiny random LM: its replies are
     never valid JSON, so every judged item is unparseable and counted as such; the run resumes."""
     data = _data_dir(tmp_path, 2)
-    cfg = RunConfig(task="rfeval", model=str(tiny_lm_dir), kind="rfeval", data_dir=data, subsets=SUBSET, out_dir=tmp_path / "run",
+    cfg = RunConfig.from_flat(task="rfeval", model=str(tiny_lm_dir), kind="rfeval", data_dir=data, subsets=SUBSET, out_dir=tmp_path / "run",
                     max_new_tokens=8, unfinished="judge", n_bootstrap=100)
     out = run(cfg)
     m = out.summary["results"]["overall"]["metrics"]

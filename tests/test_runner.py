@@ -25,7 +25,7 @@ from rmbench.runner import RunConfig, auto_kind, chunk_size_for, run
 def _cfg(model: Path | str, tmp: Path, **kw: Any) -> RunConfig:
     base: dict[str, Any] = {"task": "llmbar", "model": str(model), "kind": "scalar", "n_bootstrap": 300}
     base.update(kw)
-    return RunConfig(out_dir=tmp, **base)
+    return RunConfig.from_flat(out_dir=tmp, **base)
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
@@ -158,12 +158,12 @@ def test_resume_refuses_another_model_or_changed_settings(
 
 
 def test_chunk_size_defaults() -> None:
-    assert chunk_size_for(RunConfig(task="t", model="m", kind="scalar")) == 64
-    assert chunk_size_for(RunConfig(task="t", model="m", kind="judge")) == 8
-    assert chunk_size_for(RunConfig(task="t", model="m", kind="judge", backend="vllm")) == 64
-    assert chunk_size_for(RunConfig(task="t", model="m", kind="scalar", chunk_size=3)) == 3
+    assert chunk_size_for(RunConfig.from_flat(task="t", model="m", kind="scalar")) == 64
+    assert chunk_size_for(RunConfig.from_flat(task="t", model="m", kind="judge")) == 8
+    assert chunk_size_for(RunConfig.from_flat(task="t", model="m", kind="judge", backend="vllm")) == 64
+    assert chunk_size_for(RunConfig.from_flat(task="t", model="m", kind="scalar", chunk_size=3)) == 3
     with pytest.raises(UserError, match="at least 1"):
-        chunk_size_for(RunConfig(task="t", model="m", kind="scalar", chunk_size=0))
+        chunk_size_for(RunConfig.from_flat(task="t", model="m", kind="scalar", chunk_size=0))
 
 
 def test_auto_kind_follows_the_task(tiny_rm_dir: Path, data_dir: Path, tmp_path: Path) -> None:
@@ -299,7 +299,7 @@ def test_default_run_dir_depends_on_the_data_file() -> None:
     was refused ('scored on different content'); built-in tasks without overrides keep their folder."""
     from rmbench.runner import RunConfig, default_run_dir
 
-    a = RunConfig(task="pairs", model="m", task_overrides={"source": {"local": {"files": ["/a.csv"]}}})
-    b = RunConfig(task="pairs", model="m", task_overrides={"source": {"local": {"files": ["/b.jsonl"]}}})
+    a = RunConfig.from_flat(task="pairs", model="m", task_overrides={"source": {"local": {"files": ["/a.csv"]}}})
+    b = RunConfig.from_flat(task="pairs", model="m", task_overrides={"source": {"local": {"files": ["/b.jsonl"]}}})
     assert default_run_dir(a, "pairs") != default_run_dir(b, "pairs")
-    assert default_run_dir(RunConfig(task="llmbar", model="m"), "llmbar").name.startswith("m-scalar-")
+    assert default_run_dir(RunConfig.from_flat(task="llmbar", model="m"), "llmbar").name.startswith("m-scalar-")

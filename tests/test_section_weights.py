@@ -52,7 +52,7 @@ def _run_fixture(tmp_path: Path) -> dict[str, Any]:
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     scores = tmp_path / "scores.jsonl"
     scores.write_text("".join(json.dumps({"id": i, "chosen": float(v), "rejected": 0.5}) + "\n" for i, v in RIGHT.items()))
-    outcome = run(RunConfig(
+    outcome = run(RunConfig.from_flat(
         task="rewardbench", model="made-up", kind="precomputed", scores_file=scores, out_dir=tmp_path / "run",
         task_overrides={"source": {"local": {"files": [str(data)]}}}, n_bootstrap=400,
     ))  # fmt: skip

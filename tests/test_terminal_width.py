@@ -38,7 +38,7 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tuple[
 
     root = tmp_path_factory.mktemp("width")
     for model in ("baseline:length", "baseline:random"):
-        run(RunConfig(task="llmbar", model=model, kind="baseline", limit=12, data_dir=data_dir,
+        run(RunConfig.from_flat(task="llmbar", model=model, kind="baseline", limit=12, data_dir=data_dir,
                       out_dir=root / model.split(":")[1], n_bootstrap=300))
     return root / "length", root / "random"
 

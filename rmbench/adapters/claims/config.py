@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rmbench.adapters.claims import CLAIM_KINDS
 from rmbench.errors import UserError
+
+if TYPE_CHECKING:
+    from rmbench.config import RunConfig
 
 DEFAULT_NLI_MAP = {"entailment": "supported", "neutral": "undecidable", "contradiction": "unsupported"}
 
@@ -34,7 +37,7 @@ class ClaimSettings:
     nli_label_map: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_NLI_MAP))
 
 
-def claim_adapter_options(cfg: Any, options: Mapping[str, Any]) -> dict[str, Any]:
+def claim_adapter_options(cfg: RunConfig, options: Mapping[str, Any]) -> dict[str, Any]:
     """``{"claims": ClaimSettings}`` for the claim kinds, ``{}`` for every other kind.
 
     ``options`` are the task's options (``nli_label_map`` lives there, with the task's classes).
@@ -45,12 +48,12 @@ def claim_adapter_options(cfg: Any, options: Mapping[str, Any]) -> dict[str, Any
     if getattr(cfg, "unparseable", None):
         from rmbench.adapters.judge.adapter import parse_unparseable
 
-        _, retries = parse_unparseable(cfg.unparseable)
+        _, retries = parse_unparseable(cfg.judge.unparseable)
     raw = options.get("nli_label_map", DEFAULT_NLI_MAP)
     if not isinstance(raw, Mapping) or not raw:
         raise UserError("option nli_label_map must map the model's labels to the task's classes")
     return {"claims": ClaimSettings(
-        prompt=cfg.prompt, parser=cfg.parser, retries=retries, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed,
+        prompt=cfg.judge.prompt, parser=cfg.judge.parser, retries=retries, max_new_tokens=cfg.judge.max_new_tokens, seed=cfg.policy.seed,
         nli_label_map={str(k).strip().lower(): str(v) for k, v in raw.items()},
     )}  # fmt: skip
 

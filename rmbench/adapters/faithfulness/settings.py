@@ -10,26 +10,29 @@ model at all: bring-your-own traces classified by the regex (and any verdicts th
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rmbench.adapters.faithfulness.adapter import FaithfulnessAdapter, FaithfulnessSettings
 from rmbench.adapters.faithfulness.classifiers import load_patterns
 
+if TYPE_CHECKING:
+    from rmbench.config import RunConfig
+
 NO_MODEL = "none"
 
 
-def faithfulness_settings(cfg: Any, options: Mapping[str, Any]) -> FaithfulnessSettings:
+def faithfulness_settings(cfg: RunConfig, options: Mapping[str, Any]) -> FaithfulnessSettings:
     classifier = options.get("classifier_model")
     return FaithfulnessSettings(
-        max_new_tokens=cfg.max_new_tokens or 512,
+        max_new_tokens=cfg.judge.max_new_tokens or 512,
         judge_max_new_tokens=int(options.get("judge_max_new_tokens", 8)),
         classifier_model=None if classifier is None else str(classifier),
         patterns_file=None if options.get("patterns_file") is None else str(options["patterns_file"]),
-        seed=cfg.seed,
+        seed=cfg.policy.seed,
     )
 
 
-def faithfulness_adapter_options(cfg: Any, options: Mapping[str, Any]) -> dict[str, Any]:
+def faithfulness_adapter_options(cfg: RunConfig, options: Mapping[str, Any]) -> dict[str, Any]:
     """Keyword arguments for ``build_adapter`` (nothing unless ``cfg.kind == "faithfulness"``)."""
     if cfg.kind != "faithfulness":
         return {}

@@ -1,4 +1,4 @@
-"""Run options -> generative-judge settings (``--kind judge``).
+"""Judge options (:class:`~rmbench.config.JudgeOptions`) -> generative-judge settings (``--kind judge``).
 
 The runner asks this module three things, so its own code stays kind-agnostic:
 
@@ -8,7 +8,10 @@ The runner asks this module three things, so its own code stays kind-agnostic:
 * :func:`effective_invalid_policy`: ``--unparseable wrong|half|exclude`` *is* the invalid policy for
   judges; ``retry:N`` re-asks first and then applies ``--invalid-policy``.
 * :func:`judge_adapter_options`: the keyword arguments ``build_adapter`` passes on (a
-  :class:`~rmbench.adapters.judge.adapter.JudgeSettings` and the backend choice).
+  :class:`~rmbench.adapters.judge.adapter.JudgeSettings` and the backend choice; the runner adds the
+  engine's ``api_base`` and ``max_consecutive_errors`` for every kind).
+
+The option values were checked when the groups were built (:mod:`rmbench.config`).
 """
 
 from __future__ import annotations
@@ -16,62 +19,47 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rmbench.adapters.build import JUDGE_BACKENDS
+from rmbench.config import EngineOptions, JudgeOptions, PolicyOptions
 from rmbench.datatypes import Example
-from rmbench.errors import UserError
-
-INCONSISTENT_POLICIES = ("half", "wrong")
 
 
-def _check(cfg: Any) -> None:
-    if cfg.backend not in JUDGE_BACKENDS:
-        raise UserError(f"--backend '{cfg.backend}': expected one of {', '.join(JUDGE_BACKENDS)}")
-    if cfg.inconsistent_policy not in INCONSISTENT_POLICIES:
-        raise UserError(f"--inconsistent-policy '{cfg.inconsistent_policy}': expected half or wrong")
-
-
-def effective_invalid_policy(cfg: Any) -> str:
-    """The invalid policy grading applies (see the module docstring)."""
-    if cfg.kind not in ("judge", "rfeval") or not cfg.unparseable:
-        return str(cfg.invalid_policy)
+def effective_invalid_policy(judge: JudgeOptions, policy: PolicyOptions) -> str:
+    """The invalid policy grading applies to a judge's items (see the module docstring)."""
+    if not judge.unparseable:
+        return policy.invalid_policy
     from rmbench.adapters.judge.adapter import parse_unparseable
 
-    policy, _ = parse_unparseable(cfg.unparseable)
-    return policy or str(cfg.invalid_policy)
+    unparseable_policy, _ = parse_unparseable(judge.unparseable)
+    return unparseable_policy or policy.invalid_policy
 
 
-def judge_settings_dict(cfg: Any) -> dict[str, Any]:
+def judge_settings_dict(judge: JudgeOptions, engine: EngineOptions, policy: PolicyOptions) -> dict[str, Any]:
     """The run-identity part of the judge options."""
     from rmbench.adapters.judge.prompts import load_prompt
 
-    _check(cfg)
-    prompt_sha = load_prompt(cfg.prompt).sha256 if cfg.prompt else None
+    prompt_sha = load_prompt(judge.prompt).sha256 if judge.prompt else None
     return {
-        "backend": cfg.backend, "judge_mode": cfg.judge_mode, "swap": cfg.swap, "prompt": cfg.prompt,
-        "prompt_sha256": prompt_sha, "parser": cfg.parser, "unparseable": cfg.unparseable or cfg.invalid_policy,
-        "inconsistent_policy": cfg.inconsistent_policy, "max_new_tokens": cfg.max_new_tokens,
+        "backend": engine.backend, "judge_mode": judge.mode, "swap": judge.swap, "prompt": judge.prompt,
+        "prompt_sha256": prompt_sha, "parser": judge.parser, "unparseable": judge.unparseable or policy.invalid_policy,
+        "inconsistent_policy": policy.inconsistent_policy, "max_new_tokens": judge.max_new_tokens,
     }  # fmt: skip
 
 
-def judge_adapter_options(cfg: Any, examples: Sequence[Example]) -> dict[str, Any]:
-    """Keyword arguments for ``build_adapter`` (nothing unless ``cfg.kind == "judge"``).
+def judge_adapter_options(
+    judge: JudgeOptions, engine: EngineOptions, policy: PolicyOptions, examples: Sequence[Example]
+) -> dict[str, Any]:
+    """Keyword arguments for ``build_adapter`` when the kind is ``judge``.
 
     The modes the ``examples`` will use are resolved here, so a mode that does not fit the task
     fails before the model loads and the summary names exactly the templates used.
     """
-    if cfg.kind != "judge":
-        return {}
     from rmbench.adapters.judge.adapter import JudgeSettings, parse_unparseable
     from rmbench.adapters.judge.modes import mode_for
 
-    _check(cfg)
-    _, retries = parse_unparseable(cfg.unparseable) if cfg.unparseable else (None, 0)
+    _, retries = parse_unparseable(judge.unparseable) if judge.unparseable else (None, 0)
     settings = JudgeSettings(
-        mode=cfg.judge_mode, swap=cfg.swap, prompt=cfg.prompt, parser=cfg.parser, retries=retries,
-        max_new_tokens=cfg.max_new_tokens, seed=cfg.seed,
-        modes=tuple(dict.fromkeys(mode_for(cfg.judge_mode, e) for e in examples)),
+        mode=judge.mode, swap=judge.swap, prompt=judge.prompt, parser=judge.parser, retries=retries,
+        max_new_tokens=judge.max_new_tokens, seed=policy.seed,
+        modes=tuple(dict.fromkeys(mode_for(judge.mode, e) for e in examples)),
     )
-    return {
-        "judge": settings, "judge_backend": cfg.backend, "api_base": cfg.api_base,
-        "max_consecutive_errors": cfg.max_consecutive_errors,
-    }  # fmt: skip
+    return {"judge": settings, "judge_backend": engine.backend}

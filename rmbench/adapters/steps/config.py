@@ -1,10 +1,11 @@
 """Run options -> settings of the step-level evaluators (process reward models and critics).
 
-The runner calls :func:`step_adapter_options` before building the adapter; it returns the keyword
-arguments ``build_adapter`` passes on: ``process`` (:class:`~rmbench.adapters.steps.process.ProcessSettings`)
-and ``threshold`` (:class:`~rmbench.adapters.steps.thresholds.ThresholdPolicy`, tuned here when asked, with the
-refusal to tune on the evaluated split) for ``--kind process``; ``critic``
-(:class:`~rmbench.adapters.steps.critic.CriticSettings`) for ``--kind critic``; nothing for other kinds.
+The runner calls :func:`process_adapter_options` (``--kind process``) or :func:`critic_adapter_options`
+(``--kind critic``) with the option group (:class:`~rmbench.config.ProcessOptions`,
+:class:`~rmbench.config.CriticOptions`) before building the adapter; they return the keyword arguments
+``build_adapter`` passes on: ``process`` (:class:`~rmbench.adapters.steps.process.ProcessSettings`) and
+``threshold`` (:class:`~rmbench.adapters.steps.thresholds.ThresholdPolicy`, tuned here when asked, with the
+refusal to tune on the evaluated split), or ``critic`` (:class:`~rmbench.adapters.steps.critic.CriticSettings`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from rmbench.config import CriticOptions, ProcessOptions
 from rmbench.datatypes import Example
 from rmbench.errors import UserError
 
@@ -36,57 +38,58 @@ def unescape(text: str) -> str:
     return "".join(out)
 
 
-def process_settings_dict(cfg: Any) -> dict[str, Any]:
+def process_settings_dict(process: ProcessOptions) -> dict[str, Any]:
     """The run-identity part of the process options (what a resumed run must match)."""
     return {
-        "step_separator": cfg.step_separator, "step_tokens": cfg.step_tokens, "prm_head": cfg.prm_head,
-        "prm_format": cfg.prm_format, "aggregation": cfg.aggregation, "threshold": cfg.threshold,
-        "threshold_from": str(cfg.threshold_from) if cfg.threshold_from else None,
-        "threshold_split": cfg.threshold_split,
+        "step_separator": process.step_separator, "step_tokens": process.step_tokens, "prm_head": process.head,
+        "prm_format": process.format, "aggregation": process.aggregation, "threshold": process.threshold,
+        "threshold_from": str(process.threshold_from) if process.threshold_from else None,
+        "threshold_split": process.threshold_split,
     }
 
 
-def critic_settings_dict(cfg: Any) -> dict[str, Any]:
+def critic_settings_dict(critic: CriticOptions) -> dict[str, Any]:
     """The run-identity part of the critic options."""
     return {
-        "critic_prompt": cfg.critic_prompt, "critic_samples": cfg.critic_samples,
-        "critic_temperature": cfg.critic_temperature, "critic_max_new_tokens": cfg.critic_max_new_tokens,
+        "critic_prompt": critic.prompt, "critic_samples": critic.samples,
+        "critic_temperature": critic.temperature, "critic_max_new_tokens": critic.max_new_tokens,
     }
 
 
-def step_adapter_options(
-    cfg: Any, task_name: str, examples: Sequence[Example], settings: Mapping[str, Any]
+def process_adapter_options(
+    process: ProcessOptions, task_name: str, examples: Sequence[Example], run_settings: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Keyword arguments for ``build_adapter`` for ``cfg.kind`` (see the module docstring).
+    """Keyword arguments for ``build_adapter`` when the kind is ``process`` (see the module docstring).
 
-    ``settings`` are the run's evaluator settings (compared with a development run's before tuning).
+    ``run_settings`` are the run's evaluator settings (compared with a development run's before tuning).
     """
-    if cfg.kind == "process":
-        from rmbench.adapters.steps.process import ProcessSettings, parse_step_tokens
-        from rmbench.adapters.steps.thresholds import fixed_threshold, tune_from_run
+    from rmbench.adapters.steps.process import ProcessSettings, parse_step_tokens
+    from rmbench.adapters.steps.thresholds import fixed_threshold, tune_from_run
 
-        process = ProcessSettings(
-            step_separator=cfg.step_separator, step_tokens=parse_step_tokens(cfg.step_tokens),
-            head=cfg.prm_head, aggregation=cfg.aggregation, format=cfg.prm_format,
-        )
-        if cfg.threshold_from is not None:
-            if cfg.threshold is not None:
-                raise UserError("give either --threshold or --threshold-from, not both")
-            threshold = tune_from_run(Path(cfg.threshold_from), split=cfg.threshold_split, evaluated=examples,
-                                      task_name=task_name, settings=settings)
-        else:
-            if cfg.threshold_split is not None:
-                raise UserError("--threshold-split names a split of --threshold-from RUN_DIR; give the run directory too")
-            threshold = fixed_threshold(0.5 if cfg.threshold is None else cfg.threshold)
-        return {"process": process, "threshold": threshold}
-    if cfg.kind == "critic":
-        from rmbench.adapters.steps.critic import CriticSettings
+    settings = ProcessSettings(
+        step_separator=process.step_separator, step_tokens=parse_step_tokens(process.step_tokens),
+        head=process.head, aggregation=process.aggregation, format=process.format,
+    )
+    if process.threshold_from is not None:
+        if process.threshold is not None:
+            raise UserError("give either --threshold or --threshold-from, not both")
+        threshold = tune_from_run(Path(process.threshold_from), split=process.threshold_split, evaluated=examples,
+                                  task_name=task_name, settings=run_settings)
+    else:
+        if process.threshold_split is not None:
+            raise UserError("--threshold-split names a split of --threshold-from RUN_DIR; give the run directory too")
+        threshold = fixed_threshold(0.5 if process.threshold is None else process.threshold)
+    return {"process": settings, "threshold": threshold}
 
-        return {"critic": CriticSettings(
-            prompt=cfg.critic_prompt, samples=cfg.critic_samples, temperature=cfg.critic_temperature,
-            seed=cfg.seed, max_new_tokens=cfg.critic_max_new_tokens,
-        )}
-    return {}
+
+def critic_adapter_options(critic: CriticOptions, seed: int) -> dict[str, Any]:
+    """Keyword arguments for ``build_adapter`` when the kind is ``critic``."""
+    from rmbench.adapters.steps.critic import CriticSettings
+
+    return {"critic": CriticSettings(
+        prompt=critic.prompt, samples=critic.samples, temperature=critic.temperature, seed=seed,
+        max_new_tokens=critic.max_new_tokens,
+    )}
 
 
 def build_step_adapter(backend: Any, kind: str, *, model_id: str, process: Any = None, threshold: Any = None,
