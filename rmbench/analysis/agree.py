@@ -54,7 +54,7 @@ from rmbench.analysis.pairing import LoadedRun, check_same_data, rng_for, task_i
 from rmbench.datatypes import ItemResult
 from rmbench.errors import UserError
 
-AGREE_SCHEMA = "rmbench.analysis.agree/1"
+AGREE_SCHEMA = "rmbench.agree/1"
 INVALID = "invalid"
 
 

@@ -54,7 +54,7 @@ from rmbench.analysis.pairing import (
 )
 from rmbench.errors import UserError
 
-COMPARE_SCHEMA = "rmbench.analysis.compare/1"
+COMPARE_SCHEMA = "rmbench.compare/1"
 OVERALL = "overall"
 
 

@@ -58,7 +58,7 @@ from rmbench.analysis.pairing import (
 from rmbench.errors import UserError
 from rmbench.results.files import ITEMS_FILE, SUMMARY_FILE, read_json
 
-GATE_SCHEMA = "rmbench.analysis.gate/1"
+GATE_SCHEMA = "rmbench.gate/1"
 Status = Literal["pass", "fail", "skipped"]
 
 

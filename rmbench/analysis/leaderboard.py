@@ -1,4 +1,4 @@
-"""Leaderboard files (schema ``rmbench.analysis.leaderboard/1``, documented in ``docs/leaderboard.md``).
+"""Leaderboard files (schema ``rmbench.leaderboard/1``, documented in ``docs/leaderboard.md``).
 
 * :func:`build_leaderboard` collects runs of one task version on one data fingerprint. Every number
   is computed from the run's ``run.json`` and ``items.jsonl`` with
@@ -38,7 +38,7 @@ from rmbench.analysis.pairing import (
 from rmbench.errors import UserError
 from rmbench.results.files import ITEMS_FILE, RUN_FILE, read_json
 
-LEADERBOARD_SCHEMA = "rmbench.analysis.leaderboard/1"
+LEADERBOARD_SCHEMA = "rmbench.leaderboard/1"
 _EST_KEYS = ("value", "low", "high", "n")
 
 
@@ -139,7 +139,7 @@ def rank_entries(runs: Sequence[LoadedRun], names: Sequence[str], headline: Mapp
 
 def build_leaderboard(run_dirs: Sequence[Path], *, runs_root: Path | None = None, seed: int = 0,
                       n_resamples: int = 10000, confidence: float = 0.95) -> dict[str, Any]:
-    """A ``rmbench.analysis.leaderboard/1`` document from run directories of one task version and data fingerprint."""
+    """A ``rmbench.leaderboard/1`` document from run directories of one task version and data fingerprint."""
     run_dirs = expand_run_dirs(run_dirs)
     runs = [load_run_dir(Path(d)) for d in run_dirs]
     if len({r.path.resolve() for r in runs}) < len(runs):
