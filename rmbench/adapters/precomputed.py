@@ -44,7 +44,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import rmbench.adapters.steps.grading  # noqa: F401  (registers the stepwise grader that reads step_scores)
 from rmbench.datatypes import Example, MultiResponseExample, PairwiseExample, Prediction, StepwiseExample
 from rmbench.errors import RecordError, UserError
 

@@ -95,8 +95,6 @@ def load_run_examples(run: Mapping[str, Any], data_dir: Path | None) -> list[Exa
 
 def regrade_items(run: Mapping[str, Any], items: Sequence[ItemResult], examples: Sequence[Example]) -> list[str]:
     """Grade every item again from its raw scores; one message per disagreement (empty: all agree)."""
-    import rmbench.adapters.judge.grading  # noqa: F401  (registers the judge:<mode> graders)
-    import rmbench.adapters.steps.grading  # noqa: F401  (registers the stepwise grader)
     from rmbench.adapters.baselines import LengthBaseline
     from rmbench.grading.core import Policies, grade
 

@@ -43,7 +43,6 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-import rmbench.adapters.steps.grading  # noqa: F401  (registers the stepwise grader)
 from rmbench.adapters.steps.metrics import AGGREGATIONS, aggregate_steps, first_below
 from rmbench.adapters.steps.thresholds import ThresholdPolicy, fixed_threshold
 from rmbench.datatypes import Example, MultiResponseExample, Prediction, StepwiseExample
