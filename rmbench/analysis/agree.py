@@ -49,10 +49,10 @@ from typing import Any
 
 import numpy as np
 
-from rmbench.analysis.compare import fmt_ci, pct
 from rmbench.analysis.pairing import LoadedRun, check_same_data, rng_for, task_identity, unique_names
 from rmbench.datatypes import ItemResult
 from rmbench.errors import UserError
+from rmbench.reports.numbers import fmt_interval, pct
 
 AGREE_SCHEMA = "rmbench.agree/1"
 INVALID = "invalid"
@@ -300,7 +300,7 @@ def render_markdown(ag: Agreement) -> str:
               + (f", {ag.fleiss['left_out_invalid']} with an invalid label left out" if ag.fleiss["left_out_invalid"] else "")
               + ")", "", f"## {ag.metric} per rater", "", f"| rater | {ag.metric} (CI) | labels |", "|---|---|---|"]
     for r in ag.raters:
-        lines.append(f"| {r['name']} | {fmt_ci(r['rate'])} | "
+        lines.append(f"| {r['name']} | {fmt_interval(r['rate'])} | "
                      + ", ".join(f"{k}: {v}" for k, v in sorted(r["labels"].items())) + " |")
     s = ag.sensitivity
     if s.get("range") is not None:
@@ -344,5 +344,5 @@ def render_terminal(ag: Agreement) -> Any:
     for h in ("rater", f"{ag.metric} (CI)", "labels"):
         rt.add_column(h)
     for r in ag.raters:
-        rt.add_row(escape(r["name"]), fmt_ci(r["rate"]), ", ".join(f"{k}: {v}" for k, v in sorted(r["labels"].items())))
+        rt.add_row(escape(r["name"]), fmt_interval(r["rate"]), ", ".join(f"{k}: {v}" for k, v in sorted(r["labels"].items())))
     return Group(kt, rt)

@@ -43,7 +43,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rmbench.analysis.compare import OVERALL, fmt_ci, pct
 from rmbench.analysis.pairing import (
     LoadedRun,
     align,
@@ -56,7 +55,9 @@ from rmbench.analysis.pairing import (
     task_identity,
 )
 from rmbench.errors import UserError
+from rmbench.reports.numbers import fmt_interval, pct
 from rmbench.results.files import ITEMS_FILE, SUMMARY_FILE, read_json
+from rmbench.results.summary import OVERALL
 
 GATE_SCHEMA = "rmbench.gate/1"
 Status = Literal["pass", "fail", "skipped"]
@@ -299,7 +300,7 @@ def render_markdown(g: GateResult) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for c in g.cases:
-        bounds = fmt_ci({"value": c.diff, "low": c.lower, "high": c.upper}, signed=True)
+        bounds = fmt_interval({"value": c.diff, "low": c.lower, "high": c.upper}, signed=True)
         lines.append(f"| {c.name} | {_icon(c)} | {c.n} | {pct(c.baseline)} | {pct(c.candidate)} | "
                      f"{pct(c.diff, True)} | {bounds.split(' ', 1)[-1] if c.upper is not None else 'n/a'} |")
     lines += ["", "Numbers are percentage points."]

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 
 from rmbench import __version__
-from rmbench.analysis.compare import fmt_ci
 from rmbench.analysis.pairing import (
     LoadedRun,
     check_same_data,
@@ -36,6 +35,7 @@ from rmbench.analysis.pairing import (
     unique_names,
 )
 from rmbench.errors import UserError
+from rmbench.reports.numbers import fmt_interval
 from rmbench.results.files import ITEMS_FILE, RUN_FILE, read_json
 
 LEADERBOARD_SCHEMA = "rmbench.leaderboard/1"
@@ -338,6 +338,6 @@ def render_summary_table(doc: Mapping[str, Any]) -> Any:
     for e in doc["entries"]:
         lo, hi = e["rank_range"]
         t.add_row(str(e["rank"]), f"{lo}-{hi}" if lo != hi else str(lo), escape(e["name"]),
-                  escape(str(e["model"]["kind"])), fmt_ci(e["overall"]["metrics"].get(metric)),
+                  escape(str(e["model"]["kind"])), fmt_interval(e["overall"]["metrics"].get(metric)),
                   str(e["overall"]["n_items"]), escape(", ".join(e["tied_with"])) or "—")
     return t

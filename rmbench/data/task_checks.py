@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from rmbench.data.task import TaskSpec
+    from rmbench.data.task_spec import TaskSpec
 
 _JUDGE_PAIRWISE = ("consistent", "acc_consistent", "prob_accuracy", "first_slot", "unparseable")
 ITEM_METRICS: dict[str, tuple[str, ...]] = {

@@ -6,19 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from rmbench.adapters.judge.report import hidden_metrics, judge_lines, judge_notes
+from rmbench.reports.numbers import fmt_interval
 from rmbench.results.item_errors import error_notes
-
-
-def fmt_est(est: Mapping[str, Any] | None, pct: bool = True) -> str:
-    """``71.2 [65.0, 77.1]`` from an estimate dict (percent by default); ``n/a`` when undefined."""
-    if not est or est.get("value") is None:
-        return "n/a"
-    scale = 100.0 if pct else 1.0
-    v = est["value"] * scale
-    if est.get("low") is None or est.get("high") is None:
-        return f"{v:.1f}" if pct else f"{v:.3f}"
-    lo, hi = est["low"] * scale, est["high"] * scale
-    return f"{v:.1f} [{lo:.1f}, {hi:.1f}]" if pct else f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
 def table_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
@@ -37,9 +26,9 @@ def table_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     def row(name: str, block: Mapping[str, Any]) -> list[str]:
         mean_of_subsets = "n_items" not in block
         cells = [name, f"{len(block.get('subsets', []))} subsets" if mean_of_subsets else str(block["n_items"])]
-        cells += [fmt_est(block["metrics"].get(m)) for m in metrics]
+        cells += [fmt_interval(block["metrics"].get(m)) for m in metrics]
         if has_length:
-            cells.append(fmt_est(block.get("baselines", {}).get("length", {}).get(res["primary_metric"])))
+            cells.append(fmt_interval(block.get("baselines", {}).get("length", {}).get(res["primary_metric"])))
         cells += [str(block.get("ties", "")), str(block.get("invalid", ""))]
         return cells + ([str(block.get("truncated", ""))] if truncated else [])
 
@@ -106,7 +95,7 @@ def _section_score_lines(res: Mapping[str, Any]) -> list[str]:
         score = block.get("score")
         if not score:
             continue
-        value, ci = (fmt_est(score).split(" ", 1) + [""])[:2]
+        value, ci = (fmt_interval(score).split(" ", 1) + [""])[:2]
         parts = ", ".join(f"{s} {m}" for s, m in score["of"].items() if s not in score["missing"])
         ci = f" {ci} ({int(100 * score.get('confidence', 0.95))}% CI, subsets resampled jointly)" if ci else ""
         line = f"- **{name} score: {value}**{ci}: unweighted mean of {parts}"

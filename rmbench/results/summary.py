@@ -36,7 +36,8 @@ from rmbench.results.item_errors import errors_block, split_errors
 from rmbench.results.subset_means import MIN_CLUSTERS, content_key, seeded_rng, subsets_section
 
 SUMMARY_SCHEMA = "rmbench.run-summary/1"
-OVERALL = "__overall__"
+OVERALL = "overall"
+"""The name of the block (and of the compare / gate row) that holds every item."""
 
 
 _rng = seeded_rng
@@ -155,7 +156,7 @@ def compute_results(run: Mapping[str, Any], items: Sequence[ItemResult]) -> dict
     results: dict[str, Any] = {
         "primary_metric": scoring.get("primary_metric", "accuracy"),
         "report_metrics": scoring.get("report_metrics", []),
-        "overall": _block(items, metrics, baselines, **kw),
+        OVERALL: _block(items, metrics, baselines, **kw),
         "subsets": {s: _block(its, metrics, baselines, **kw) for s, its in by_subset.items() if its},
         "truncation_side": run.get("model", {}).get("truncation_side"),
     }
