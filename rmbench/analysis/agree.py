@@ -49,10 +49,11 @@ from typing import Any
 
 import numpy as np
 
-from rmbench.analysis.pairing import LoadedRun, check_same_data, rng_for, task_identity, unique_names
+from rmbench.analysis.pairing import LoadedRun, check_same_data, task_identity, unique_names
 from rmbench.datatypes import ItemResult
 from rmbench.errors import UserError
 from rmbench.reports.numbers import fmt_interval, pct
+from rmbench.stats.seeds import derived_rng
 
 AGREE_SCHEMA = "rmbench.agree/1"
 INVALID = "invalid"
@@ -201,7 +202,7 @@ def agree(runs: Sequence[LoadedRun], *, n_resamples: int = 2000, confidence: flo
         for y in range(x + 1, len(runs)):
             keep = [k for k in range(len(common)) if INVALID not in (labels[x][k], labels[y][k])]
             la, lb = [labels[x][k] for k in keep], [labels[y][k] for k in keep]
-            kap = (cohen_kappa_ci(la, lb, rng_for(seeds, "kappa", names[x], names[y]), n_resamples=n_resamples,
+            kap = (cohen_kappa_ci(la, lb, derived_rng(seeds, "kappa", names[x], names[y]), n_resamples=n_resamples,
                                   confidence=confidence).to_dict() if keep else None)
             pairs.append({
                 "a": names[x], "b": names[y], "n": len(keep), "left_out_invalid": len(common) - len(keep),

@@ -49,12 +49,12 @@ from rmbench.analysis.pairing import (
     mean_estimate,
     paired_diff,
     require_item_metric,
-    rng_for,
     task_identity,
 )
 from rmbench.errors import UserError
 from rmbench.reports.numbers import fmt_interval, fmt_p, pct
 from rmbench.results.summary import OVERALL
+from rmbench.stats.seeds import derived_rng
 
 COMPARE_SCHEMA = "rmbench.compare/1"
 
@@ -157,7 +157,7 @@ def compare_runs(
             [float(a.items[i].metrics[metric]) for i in kept],  # type: ignore[arg-type]
             [float(b.items[i].metrics[metric]) for i in kept],  # type: ignore[arg-type]
             [a.items[i].cluster for i in kept],
-            rng_for([a.seed, b.seed], name, metric),
+            derived_rng([a.seed, b.seed], name, metric),
             n_resamples=n_resamples, confidence=confidence, alpha=alpha,
         )
         row["excluded_undefined"] = len(ids) - len(kept)

@@ -30,13 +30,13 @@ from rmbench.analysis.pairing import (
     check_same_data,
     load_run_dir,
     paired_diff,
-    rng_for,
     task_identity,
     unique_names,
 )
 from rmbench.errors import UserError
 from rmbench.reports.numbers import fmt_interval
 from rmbench.results.files import ITEMS_FILE, RUN_FILE, read_json
+from rmbench.stats.seeds import derived_rng
 
 LEADERBOARD_SCHEMA = "rmbench.leaderboard/1"
 _EST_KEYS = ("value", "low", "high", "n")
@@ -116,7 +116,7 @@ def rank_entries(runs: Sequence[LoadedRun], names: Sequence[str], headline: Mapp
     for x_i, x in enumerate(order):
         for y in order[x_i + 1:]:
             if method == "paired-bootstrap":
-                low, high = _paired_gap(by_name[x], by_name[y], metric, rng_for([seed], "leaderboard", x, y),
+                low, high = _paired_gap(by_name[x], by_name[y], metric, derived_rng([seed], "leaderboard", x, y),
                                         n_resamples, confidence)
             else:
                 ex, ey = headline[x], headline[y]

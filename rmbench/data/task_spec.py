@@ -11,7 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from rmbench.datatypes import ExampleKind
 from rmbench.grading.policies import DEFAULT_TIE_POLICY, Policy
+from rmbench.results.aggregates import AggregateKind
 
 
 class _Strict(BaseModel):
@@ -56,10 +58,7 @@ class SourceSpec(_Strict):
 class AggregateSpec(_Strict):
     """A derived metric computed from per-item metrics (see :mod:`rmbench.results.aggregates`)."""
 
-    kind: Literal[
-        "harmonic_mean", "ratio", "f1", "precision", "recall", "balanced_accuracy", "macro_f1", "mean_of", "auroc",
-        "weighted_sum",
-    ]
+    kind: AggregateKind
     of: list[str] = Field(min_length=1)
     # weighted_sum only: one weight per metric in 'of' (value = sum of weight * mean of metric).
     weights: list[float] | None = None
@@ -125,7 +124,7 @@ class TaskSpec(_Strict):
     name: str
     version: int = Field(ge=1)
     description: str
-    example_kind: Literal["pairwise", "multi_response", "pointwise", "segments", "stepwise"]
+    example_kind: ExampleKind
     source: SourceSpec
     converter: str | None = None
     fields: dict[str, str] = Field(default_factory=dict)

@@ -99,8 +99,9 @@ def regrade_items(run: Mapping[str, Any], items: Sequence[ItemResult], examples:
     from rmbench.grading.core import Policies, grade
 
     cfg = run["config"]
-    policies = Policies(cfg.get("tie_policy") or "wrong", cfg.get("invalid_policy") or "wrong",
-                        cfg.get("inconsistent_policy") or "half")
+    default = Policies()
+    policies = Policies(cfg.get("tie_policy") or default.tie_policy, cfg.get("invalid_policy") or default.invalid_policy,
+                        cfg.get("inconsistent_policy") or default.inconsistent_policy)
     by_id = {e.id: e for e in examples}
     problems: list[str] = []
     for item in items:

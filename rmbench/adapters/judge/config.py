@@ -19,8 +19,7 @@ from typing import Any
 from rmbench.adapters.build import JUDGE_BACKENDS
 from rmbench.datatypes import Example
 from rmbench.errors import UserError
-
-INCONSISTENT_POLICIES = ("half", "wrong")
+from rmbench.grading.policies import INCONSISTENT_POLICIES
 
 
 def _check(cfg: Any) -> None:

@@ -63,7 +63,7 @@ def step_adapter_options(
     """
     if cfg.kind == "process":
         from rmbench.adapters.steps.process import ProcessSettings, parse_step_tokens
-        from rmbench.adapters.steps.thresholds import fixed_threshold, tune_from_run
+        from rmbench.adapters.steps.thresholds import DEFAULT_THRESHOLD, fixed_threshold, tune_from_run
 
         process = ProcessSettings(
             step_separator=cfg.step_separator, step_tokens=parse_step_tokens(cfg.step_tokens),
@@ -77,7 +77,7 @@ def step_adapter_options(
         else:
             if cfg.threshold_split is not None:
                 raise UserError("--threshold-split names a split of --threshold-from RUN_DIR; give the run directory too")
-            threshold = fixed_threshold(0.5 if cfg.threshold is None else cfg.threshold)
+            threshold = fixed_threshold(DEFAULT_THRESHOLD if cfg.threshold is None else cfg.threshold)
         return {"process": process, "threshold": threshold}
     if cfg.kind == "critic":
         from rmbench.adapters.steps.critic import CriticSettings

@@ -44,7 +44,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from rmbench.adapters.steps.metrics import AGGREGATIONS, aggregate_steps, first_below
-from rmbench.adapters.steps.thresholds import ThresholdPolicy, fixed_threshold
+from rmbench.adapters.steps.thresholds import DEFAULT_THRESHOLD, ThresholdPolicy, fixed_threshold
 from rmbench.datatypes import Example, MultiResponseExample, Prediction, StepwiseExample
 from rmbench.errors import UserError
 
@@ -121,7 +121,7 @@ class ProcessAdapter:
                  model_id: str | None = None) -> None:
         self.backend = backend
         self.settings = settings
-        self.threshold = threshold or fixed_threshold(0.5)
+        self.threshold = threshold or fixed_threshold(DEFAULT_THRESHOLD)
         self.model_id = model_id
         self.tokenizer = backend.tokenizer
         if not getattr(self.tokenizer, "is_fast", False):
