@@ -36,9 +36,9 @@ from rmbench.analysis.pairing import (
 from rmbench.errors import UserError
 from rmbench.reports.numbers import fmt_interval
 from rmbench.results.files import ITEMS_FILE, RUN_FILE, read_json
+from rmbench.results.schema import LEADERBOARD_SCHEMA, check_leaderboard
 from rmbench.stats.seeds import derived_rng
 
-LEADERBOARD_SCHEMA = "rmbench.leaderboard/1"
 _EST_KEYS = ("value", "low", "high", "n")
 
 
@@ -155,7 +155,7 @@ def build_leaderboard(run_dirs: Sequence[Path], *, runs_root: Path | None = None
     entries = [{"name": name, **ranks[name], "run_dir": _relative(run.path, runs_root), **numbers[name]}
                for name, run in zip(names, runs, strict=True)]
     entries.sort(key=lambda e: e["rank"])
-    return {
+    doc = {
         "schema": LEADERBOARD_SCHEMA,
         "generated_by": f"rmbench {__version__}",
         "task": {"name": first["task"]["name"], "version": first["task"]["version"],
@@ -166,6 +166,8 @@ def build_leaderboard(run_dirs: Sequence[Path], *, runs_root: Path | None = None
                     "confidence": confidence},
         "entries": entries,
     }
+    check_leaderboard(doc)
+    return doc
 
 
 def expand_run_dirs(paths: Sequence[Path]) -> list[Path]:
@@ -254,6 +256,7 @@ def load_leaderboard(path: Path) -> dict[str, Any]:
     doc = read_json(path)
     if not isinstance(doc, dict) or doc.get("schema") != LEADERBOARD_SCHEMA:
         raise UserError(f"{path}: not a leaderboard file (expected schema '{LEADERBOARD_SCHEMA}')")
+    check_leaderboard(doc, str(path))
     return doc
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from rmbench.adapters.judge.report import hidden_metrics, judge_lines, judge_notes
 from rmbench.reports.numbers import fmt_interval
 from rmbench.results.item_errors import error_notes
+from rmbench.results.schema import Block, ModelInfo
 
 
 def table_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
@@ -70,6 +71,7 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         f"seed {cfg['seed']}; clustered by prompt where a prompt yields several comparisons",
     ]
     lines += model_lines(model)
+    lines += truncation_line(Block.model_validate(res["overall"]))
     lines += _step_lines(model)
     lines += judge_lines(summary)
     lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -105,20 +107,21 @@ def _section_score_lines(res: Mapping[str, Any]) -> list[str]:
     return ["", *lines] if lines else []
 
 
-MODEL_KEYS = {"dtype": "dtype", "device": "device", "max_length": "max length",
-              "truncation_side": "truncation side", "chat_template_sha256": "chat template sha256"}
-
-
 def model_lines(model: Mapping[str, Any]) -> list[str]:
-    """How the model ran, from the backend's description in ``run.json`` (older runs: ``chat_template_hash``)."""
-    lines = []
-    for key, name in MODEL_KEYS.items():
-        value = model.get(key)
-        if value is None and key == "chat_template_sha256":
-            value = model.get("chat_template_hash")
-        if value is not None:
-            lines.append(f"- {name}: `{value}`")
-    return lines
+    """How the model ran, from the typed model block (:class:`~rmbench.results.schema.ModelInfo`; older
+    runs name the chat template's hash ``chat_template_hash``)."""
+    info = ModelInfo.model_validate(model)
+    shown = {"dtype": info.dtype, "device": info.device, "max length": info.max_length,
+             "truncation side": info.truncation_side, "chat template sha256": info.chat_template}
+    return [f"- {name}: `{value}`" for name, value in shown.items() if value is not None]
+
+
+def truncation_line(overall: Block) -> list[str]:
+    """How many items had a sequence cut at the maximum length (a line only when some were)."""
+    if not overall.truncated:
+        return []
+    return [f"- truncated: {overall.truncated} of {overall.n_items} items "
+            f"({overall.truncated_sequences} sequences) cut at the maximum length"]
 
 
 def policy_line(summary: Mapping[str, Any]) -> str:

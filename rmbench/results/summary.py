@@ -34,10 +34,10 @@ from rmbench.grading.core import Policies, grade_clusters
 from rmbench.grading.policies import DEFAULT_INVALID_POLICY, DEFAULT_TIE_POLICY
 from rmbench.results.aggregates import aggregate, subset_weighted_mean
 from rmbench.results.item_errors import errors_block, split_errors
+from rmbench.results.schema import SUMMARY_SCHEMA, check_summary
 from rmbench.results.subset_means import MIN_CLUSTERS, content_key, subsets_section
 from rmbench.stats.seeds import derived_rng
 
-SUMMARY_SCHEMA = "rmbench.run-summary/1"
 OVERALL = "overall"
 """The name of the block (and of the compare / gate row) that holds every item."""
 
@@ -267,7 +267,8 @@ def _weighted_section(
 
 
 def build_summary(run: Mapping[str, Any], items: Sequence[ItemResult], timing: Mapping[str, Any] | None) -> dict[str, Any]:
-    return {
+    """``summary.json`` as a dict, checked against :class:`rmbench.results.schema.RunSummary`."""
+    summary = {
         "schema": SUMMARY_SCHEMA,
         "task": run["task"],
         "data": run["data"],
@@ -277,3 +278,5 @@ def build_summary(run: Mapping[str, Any], items: Sequence[ItemResult], timing: M
         "results": compute_results(run, items),
         "timing": dict(timing or {}),
     }
+    check_summary(summary)
+    return summary
