@@ -24,8 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rmbench.errors import UserError
 from rmbench.grading.policies import InconsistentPolicy, Policy
 
-SUMMARY_SCHEMA = "rmbench.run-summary/1"
-LEADERBOARD_SCHEMA = "rmbench.leaderboard/1"
+SUMMARY_SCHEMA: Literal["rmbench.run-summary/1"] = "rmbench.run-summary/1"
+LEADERBOARD_SCHEMA: Literal["rmbench.leaderboard/1"] = "rmbench.leaderboard/1"
 
 
 class _Open(BaseModel):
