@@ -130,7 +130,7 @@ def test_agree_cli_outputs(runs: list[Path], tmp_path: Path) -> None:
                                    "--n-bootstrap", "300"])
     assert res.exit_code == 0, res.output
     doc = json.loads(js.read_text())
-    assert doc["schema"] == "rmbench.analysis.agree/1" and len(doc["pairs"]) == 3
+    assert doc["schema"] == "rmbench.agree/1" and len(doc["pairs"]) == 3
     text = md.read_text()
     assert "Cohen's kappa" in text and "Fleiss' kappa" in text and "Confusion tables" in text
     assert "Sensitivity range" in text and "Spearman" in text

@@ -79,7 +79,7 @@ def test_compare_cli_numbers_match_items(runs: dict[str, Path], tmp_path: Path) 
                                    "--n-bootstrap", "1000"])
     assert res.exit_code == 0, res.output
     doc = json.loads(js.read_text())
-    assert doc["schema"] == "rmbench.analysis.compare/1"
+    assert doc["schema"] == "rmbench.compare/1"
     a, b = _items(runs["length"]), _items(runs["r0"])
     overall = doc["rows"]["overall"]
     acc_a = np.mean([d["metrics"]["accuracy"] for d in a.values()])

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from rmbench.datatypes import ItemResult
-from rmbench.results.subset_means import content_key, seeded_rng
+from rmbench.results.subset_means import content_key
 from rmbench.results.summary import compute_results
+from rmbench.stats.seeds import derived_rng
 from rmbench.stats.stratified import cluster_counts, stratified_bootstrap
 
 
@@ -102,7 +103,7 @@ def test_mean_of_subsets_sections_get_stratified_intervals() -> None:
     acc = {s: res["subsets"][s]["metrics"]["accuracy"]["value"] for s in "ab"}
     assert ab["value"] == pytest.approx((acc["a"] + acc["b"]) / 2)
     # independent reference: the same per-subset generators, one resample at a time, clusters whole
-    rngs = [seeded_rng(0, content_key([it for it in items if it.subset == s]), "accuracy", "") for s in "ab"]
+    rngs = [derived_rng(0, content_key([it for it in items if it.subset == s]), "accuracy", "") for s in "ab"]
     ref = []
     groups = []
     for s in "ab":

@@ -23,7 +23,7 @@ from rmbench.stats import (
     percent_agreement,
     spearman,
 )
-from rmbench.stats.agreement import _count_inversions, _kendall_exact_cdf
+from rmbench.stats.correlation import _count_inversions, _kendall_exact_cdf
 
 # Fleiss (1971) / Wikipedia "Fleiss' kappa" worked example: 10 items, 14 raters.
 FLEISS_TABLE = [

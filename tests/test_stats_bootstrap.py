@@ -15,7 +15,7 @@ from rmbench.stats import (
     paired_bootstrap_diff,
     ratio_of_sums,
 )
-from rmbench.stats import bootstrap as bootstrap_module
+from rmbench.stats import resampling as resampling_module
 
 
 def _vstd(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -232,7 +232,7 @@ def test_paired_clustered_diff():
 
 
 def test_determinism_and_threads(monkeypatch):
-    monkeypatch.setattr(bootstrap_module, "_CHUNK_ELEMENTS", 50_000)  # many chunks
+    monkeypatch.setattr(resampling_module, "CHUNK_ELEMENTS", 50_000)  # many chunks
     x = np.random.default_rng(23).normal(size=1000)
     one = bootstrap_ci(x, _vstd, np.random.default_rng(9), n_resamples=3000, n_jobs=1)
     two = bootstrap_ci(x, _vstd, np.random.default_rng(9), n_resamples=3000, n_jobs=2)

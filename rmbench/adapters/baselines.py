@@ -6,12 +6,12 @@ every run can report how far a model is above "longer is better" and above chanc
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any, Literal
 
 from rmbench.adapters.responses import response_labels, responses_of, score_layout
 from rmbench.datatypes import Example, Prediction
+from rmbench.stats.seeds import derived_uniform
 
 
 class LengthBaseline:
@@ -38,19 +38,9 @@ class LengthBaseline:
         ]
 
 
-def seeded_uniform(seed: int, item_id: str, field: str, index: int) -> float:
-    """A number in [0, 1) from sha256(seed, item id, response field, response index): the same for the
-    same response whatever the order, batching or resume of a run.
-
-    >>> seeded_uniform(0, "a", "chosen", 0) == seeded_uniform(0, "a", "chosen", 0)
-    True
-    """
-    key = f"{seed}\x1f{item_id}\x1f{field}\x1f{index}".encode()
-    return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2.0**64
-
-
 class RandomBaseline:
-    """Score = :func:`seeded_uniform` of each response: chance level (50% on pairs, 25% on best-of-4)."""
+    """Score = :func:`~rmbench.stats.seeds.derived_uniform` of (seed, item id, field, index) of each response, the
+    same for the same response whatever the order, batching or resume of a run: chance level (50% on pairs, 25% on best-of-4)."""
 
     kind = "baseline"
 
@@ -69,6 +59,6 @@ class RandomBaseline:
         out = []
         for ex in examples:
             responses_of(ex, "random baseline")  # refuses example kinds without responses
-            values = [seeded_uniform(self.seed, ex.id, f, i) for f, i in response_labels(ex)]
+            values = [derived_uniform(self.seed, ex.id, f, i) for f, i in response_labels(ex)]
             out.append(Prediction(scores=score_layout(ex, values)))
         return out

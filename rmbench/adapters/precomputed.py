@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import rmbench.adapters.steps.grading  # noqa: F401  (registers the stepwise grader that reads step_scores)
+from rmbench.adapters.steps.thresholds import DEFAULT_THRESHOLD
 from rmbench.datatypes import (
     ClaimExample,
     Example,
@@ -201,7 +201,7 @@ class PrecomputedAdapter:
     ) -> None:
         self.path = Path(path)
         self.by_order = by_order
-        self.threshold = 0.5 if threshold is None else float(threshold)
+        self.threshold = DEFAULT_THRESHOLD if threshold is None else float(threshold)
         self.rows = read_rows(self.path)
         self.sha256 = sha256_file(self.path)
         self.model_id = model_id or f"precomputed:{self.path.stem}"

@@ -49,12 +49,13 @@ from typing import Any
 
 import numpy as np
 
-from rmbench.analysis.compare import fmt_ci, pct
-from rmbench.analysis.pairing import LoadedRun, check_same_data, rng_for, task_identity, unique_names
+from rmbench.analysis.pairing import LoadedRun, check_same_data, task_identity, unique_names
 from rmbench.datatypes import ItemResult
 from rmbench.errors import UserError
+from rmbench.reports.numbers import fmt_interval, pct
+from rmbench.stats.seeds import derived_rng
 
-AGREE_SCHEMA = "rmbench.analysis.agree/1"
+AGREE_SCHEMA = "rmbench.agree/1"
 INVALID = "invalid"
 
 
@@ -201,7 +202,7 @@ def agree(runs: Sequence[LoadedRun], *, n_resamples: int = 2000, confidence: flo
         for y in range(x + 1, len(runs)):
             keep = [k for k in range(len(common)) if INVALID not in (labels[x][k], labels[y][k])]
             la, lb = [labels[x][k] for k in keep], [labels[y][k] for k in keep]
-            kap = (cohen_kappa_ci(la, lb, rng_for(seeds, "kappa", names[x], names[y]), n_resamples=n_resamples,
+            kap = (cohen_kappa_ci(la, lb, derived_rng(seeds, "kappa", names[x], names[y]), n_resamples=n_resamples,
                                   confidence=confidence).to_dict() if keep else None)
             pairs.append({
                 "a": names[x], "b": names[y], "n": len(keep), "left_out_invalid": len(common) - len(keep),
@@ -300,7 +301,7 @@ def render_markdown(ag: Agreement) -> str:
               + (f", {ag.fleiss['left_out_invalid']} with an invalid label left out" if ag.fleiss["left_out_invalid"] else "")
               + ")", "", f"## {ag.metric} per rater", "", f"| rater | {ag.metric} (CI) | labels |", "|---|---|---|"]
     for r in ag.raters:
-        lines.append(f"| {r['name']} | {fmt_ci(r['rate'])} | "
+        lines.append(f"| {r['name']} | {fmt_interval(r['rate'])} | "
                      + ", ".join(f"{k}: {v}" for k, v in sorted(r["labels"].items())) + " |")
     s = ag.sensitivity
     if s.get("range") is not None:
@@ -344,5 +345,5 @@ def render_terminal(ag: Agreement) -> Any:
     for h in ("rater", f"{ag.metric} (CI)", "labels"):
         rt.add_column(h)
     for r in ag.raters:
-        rt.add_row(escape(r["name"]), fmt_ci(r["rate"]), ", ".join(f"{k}: {v}" for k, v in sorted(r["labels"].items())))
+        rt.add_row(escape(r["name"]), fmt_interval(r["rate"]), ", ".join(f"{k}: {v}" for k, v in sorted(r["labels"].items())))
     return Group(kt, rt)

@@ -49,13 +49,14 @@ from rmbench.analysis.pairing import (
     mean_estimate,
     paired_diff,
     require_item_metric,
-    rng_for,
     task_identity,
 )
 from rmbench.errors import UserError
+from rmbench.reports.numbers import fmt_interval, fmt_p, pct
+from rmbench.results.summary import OVERALL
+from rmbench.stats.seeds import derived_rng
 
-COMPARE_SCHEMA = "rmbench.analysis.compare/1"
-OVERALL = "overall"
+COMPARE_SCHEMA = "rmbench.compare/1"
 
 
 def compare_values(
@@ -156,7 +157,7 @@ def compare_runs(
             [float(a.items[i].metrics[metric]) for i in kept],  # type: ignore[arg-type]
             [float(b.items[i].metrics[metric]) for i in kept],  # type: ignore[arg-type]
             [a.items[i].cluster for i in kept],
-            rng_for([a.seed, b.seed], name, metric),
+            derived_rng([a.seed, b.seed], name, metric),
             n_resamples=n_resamples, confidence=confidence, alpha=alpha,
         )
         row["excluded_undefined"] = len(ids) - len(kept)
@@ -207,28 +208,6 @@ def _notes(a: LoadedRun, b: LoadedRun, al: Alignment, rows: Mapping[str, Mapping
 # ---------------------------------------------------------------------------------- rendering
 
 
-def pct(x: float | None, signed: bool = False) -> str:
-    """A fraction as percentage points with one decimal; ``n/a`` for ``None``."""
-    if x is None:
-        return "n/a"
-    return f"{x * 100:+.1f}" if signed else f"{x * 100:.1f}"
-
-
-def fmt_ci(est: Mapping[str, Any] | None, signed: bool = False) -> str:
-    """``71.2 [65.0, 77.1]`` in percentage points."""
-    if not est or est.get("value") is None:
-        return "n/a"
-    if est.get("low") is None:
-        return pct(est["value"], signed)
-    return f"{pct(est['value'], signed)} [{pct(est['low'], signed)}, {pct(est['high'], signed)}]"
-
-
-def fmt_p(p: float | None) -> str:
-    if p is None:
-        return "n/a"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
 def table(comp: Comparison, short: bool = False) -> tuple[list[str], list[list[str]]]:
     """Header and rows shared by the markdown and terminal (``short`` headers) views."""
     conf = int(round(comp.settings["confidence"] * 100))
@@ -243,7 +222,7 @@ def table(comp: Comparison, short: bool = False) -> tuple[list[str], list[list[s
             continue
         mc = r.get("mcnemar")
         out.append([
-            name, str(r["n"]), fmt_ci(r["a"]), fmt_ci(r["b"]), fmt_ci(r["diff"], signed=True),
+            name, str(r["n"]), fmt_interval(r["a"]), fmt_interval(r["b"]), fmt_interval(r["diff"], signed=True),
             f"{mc['b']} / {mc['c']}" if mc else "n/a", fmt_p(mc["p_exact"]) if mc else "n/a",
             fmt_p(r.get("p_holm")) if name != OVERALL else "—", pct(r.get("mde")),
         ])

@@ -43,7 +43,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rmbench.analysis.compare import OVERALL, fmt_ci, pct
 from rmbench.analysis.pairing import (
     LoadedRun,
     align,
@@ -52,13 +51,15 @@ from rmbench.analysis.pairing import (
     mean_estimate,
     paired_diff,
     require_item_metric,
-    rng_for,
     task_identity,
 )
 from rmbench.errors import UserError
+from rmbench.reports.numbers import fmt_interval, pct
 from rmbench.results.files import ITEMS_FILE, SUMMARY_FILE, read_json
+from rmbench.results.summary import OVERALL
+from rmbench.stats.seeds import derived_rng
 
-GATE_SCHEMA = "rmbench.analysis.gate/1"
+GATE_SCHEMA = "rmbench.gate/1"
 Status = Literal["pass", "fail", "skipped"]
 
 
@@ -206,7 +207,7 @@ def run_gate(
             notes.append(f"{only} item(s) present in only one run were excluded")
         k = len(groups)
         a = alpha / k
-        cases = [paired_case(name, *values[name], rng_for([base_run.seed, cand.seed], "gate", name, metric),
+        cases = [paired_case(name, *values[name], derived_rng([base_run.seed, cand.seed], "gate", name, metric),
                              alpha=a, margin=margin, n_resamples=n_resamples) for name in groups]
         base_desc = base_run.describe()
     else:
@@ -263,7 +264,7 @@ def _unpaired_cases(summary: Mapping[str, Any], cand: LoadedRun, metric: str, su
             continue
         its.sort(key=lambda it: it.id)  # canonical order, as in the summary
         vals = np.array([float(it.metrics[metric]) for it in its])  # type: ignore[arg-type]
-        c_est = mean_estimate(vals, [it.cluster for it in its], rng_for([cand.seed], "gate", name, metric),
+        c_est = mean_estimate(vals, [it.cluster for it in its], derived_rng([cand.seed], "gate", name, metric),
                               n_resamples=int(cand.run["config"].get("n_bootstrap", 2000)),
                               confidence=float(b_est.get("confidence", 0.95)))
         if c_est["low"] is None:
@@ -299,7 +300,7 @@ def render_markdown(g: GateResult) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for c in g.cases:
-        bounds = fmt_ci({"value": c.diff, "low": c.lower, "high": c.upper}, signed=True)
+        bounds = fmt_interval({"value": c.diff, "low": c.lower, "high": c.upper}, signed=True)
         lines.append(f"| {c.name} | {_icon(c)} | {c.n} | {pct(c.baseline)} | {pct(c.candidate)} | "
                      f"{pct(c.diff, True)} | {bounds.split(' ', 1)[-1] if c.upper is not None else 'n/a'} |")
     lines += ["", "Numbers are percentage points."]

@@ -1,4 +1,4 @@
-"""Leaderboard files (schema ``rmbench.analysis.leaderboard/1``, documented in ``docs/leaderboard.md``).
+"""Leaderboard files (schema ``rmbench.leaderboard/1``, documented in ``docs/leaderboard.md``).
 
 * :func:`build_leaderboard` collects runs of one task version on one data fingerprint. Every number
   is computed from the run's ``run.json`` and ``items.jsonl`` with
@@ -25,20 +25,20 @@ from typing import Any
 import numpy as np
 
 from rmbench import __version__
-from rmbench.analysis.compare import fmt_ci
 from rmbench.analysis.pairing import (
     LoadedRun,
     check_same_data,
     load_run_dir,
     paired_diff,
-    rng_for,
     task_identity,
     unique_names,
 )
 from rmbench.errors import UserError
+from rmbench.reports.numbers import fmt_interval
 from rmbench.results.files import ITEMS_FILE, RUN_FILE, read_json
+from rmbench.results.schema import LEADERBOARD_SCHEMA, check_leaderboard
+from rmbench.stats.seeds import derived_rng
 
-LEADERBOARD_SCHEMA = "rmbench.analysis.leaderboard/1"
 _EST_KEYS = ("value", "low", "high", "n")
 
 
@@ -116,7 +116,7 @@ def rank_entries(runs: Sequence[LoadedRun], names: Sequence[str], headline: Mapp
     for x_i, x in enumerate(order):
         for y in order[x_i + 1:]:
             if method == "paired-bootstrap":
-                low, high = _paired_gap(by_name[x], by_name[y], metric, rng_for([seed], "leaderboard", x, y),
+                low, high = _paired_gap(by_name[x], by_name[y], metric, derived_rng([seed], "leaderboard", x, y),
                                         n_resamples, confidence)
             else:
                 ex, ey = headline[x], headline[y]
@@ -139,7 +139,7 @@ def rank_entries(runs: Sequence[LoadedRun], names: Sequence[str], headline: Mapp
 
 def build_leaderboard(run_dirs: Sequence[Path], *, runs_root: Path | None = None, seed: int = 0,
                       n_resamples: int = 10000, confidence: float = 0.95) -> dict[str, Any]:
-    """A ``rmbench.analysis.leaderboard/1`` document from run directories of one task version and data fingerprint."""
+    """A ``rmbench.leaderboard/1`` document from run directories of one task version and data fingerprint."""
     run_dirs = expand_run_dirs(run_dirs)
     runs = [load_run_dir(Path(d)) for d in run_dirs]
     if len({r.path.resolve() for r in runs}) < len(runs):
@@ -155,7 +155,7 @@ def build_leaderboard(run_dirs: Sequence[Path], *, runs_root: Path | None = None
     entries = [{"name": name, **ranks[name], "run_dir": _relative(run.path, runs_root), **numbers[name]}
                for name, run in zip(names, runs, strict=True)]
     entries.sort(key=lambda e: e["rank"])
-    return {
+    doc = {
         "schema": LEADERBOARD_SCHEMA,
         "generated_by": f"rmbench {__version__}",
         "task": {"name": first["task"]["name"], "version": first["task"]["version"],
@@ -166,6 +166,8 @@ def build_leaderboard(run_dirs: Sequence[Path], *, runs_root: Path | None = None
                     "confidence": confidence},
         "entries": entries,
     }
+    check_leaderboard(doc)
+    return doc
 
 
 def expand_run_dirs(paths: Sequence[Path]) -> list[Path]:
@@ -254,6 +256,7 @@ def load_leaderboard(path: Path) -> dict[str, Any]:
     doc = read_json(path)
     if not isinstance(doc, dict) or doc.get("schema") != LEADERBOARD_SCHEMA:
         raise UserError(f"{path}: not a leaderboard file (expected schema '{LEADERBOARD_SCHEMA}')")
+    check_leaderboard(doc, str(path))
     return doc
 
 
@@ -338,6 +341,6 @@ def render_summary_table(doc: Mapping[str, Any]) -> Any:
     for e in doc["entries"]:
         lo, hi = e["rank_range"]
         t.add_row(str(e["rank"]), f"{lo}-{hi}" if lo != hi else str(lo), escape(e["name"]),
-                  escape(str(e["model"]["kind"])), fmt_ci(e["overall"]["metrics"].get(metric)),
+                  escape(str(e["model"]["kind"])), fmt_interval(e["overall"]["metrics"].get(metric)),
                   str(e["overall"]["n_items"]), escape(", ".join(e["tied_with"])) or "—")
     return t

@@ -8,7 +8,6 @@ a ``note`` saying why, instead of raising.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,11 +129,6 @@ def align(a: Mapping[str, ItemResult], b: Mapping[str, ItemResult]) -> Alignment
         if a[i].example_hash != b[i].example_hash:
             raise UserError(f"item '{i}' has different content in the two runs (example_hash differs)")
     return Alignment(common, sorted(set(a) - set(b)), sorted(set(b) - set(a)))
-
-
-def rng_for(seeds: Sequence[int], *labels: str) -> np.random.Generator:
-    """A generator seeded from run seeds and text labels (row name, purpose)."""
-    return np.random.default_rng([*(int(s) for s in seeds), *(zlib.crc32(x.encode()) for x in labels)])
 
 
 def clusters_if_repeated(clusters: Sequence[str]) -> np.ndarray | None:

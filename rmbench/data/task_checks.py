@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from rmbench.adapters.claims import item_metric_names
 
 if TYPE_CHECKING:
-    from rmbench.data.task import TaskSpec
+    from rmbench.data.task_spec import TaskSpec
 
 _JUDGE_PAIRWISE = ("consistent", "acc_consistent", "prob_accuracy", "first_slot", "unparseable")
 ITEM_METRICS: dict[str, tuple[str, ...]] = {

@@ -9,14 +9,16 @@ Policies (recorded in every summary):
 * ``inconsistent_policy`` (judges asked in both orders): a pair whose two verdicts disagree scores
   ``half`` a point or counts as ``wrong`` (see :mod:`rmbench.adapters.judge.grading`).
 
-Graders are registered per example kind and scoring mode; later kinds (judges, segments, steps) add
-theirs with :func:`register_grader`. A prediction with a ``scores["judge"]`` block (a generative
-judge) is graded by ``judge:<mode>`` instead (:mod:`rmbench.adapters.judge.grading`).
+Graders are looked up per example kind and scoring mode in one table, :data:`GRADERS` (lazy
+``"module:function"`` entries, :class:`rmbench.registry.Registry`): a new grader is a new line there,
+never a decorator that registers on import. A prediction with a ``scores["judge"]`` block (a
+generative judge) is graded by ``judge:<mode>`` instead (:mod:`rmbench.adapters.judge.grading`).
 
 Some metrics compare several items of one cluster (RewardBench 2 Ties compares the ``tied:<n>`` and
 ``ref:<n>`` rows of a prompt, each scored under its own prompt). Their items name a *cluster grader*
-in ``extra["cluster_grader"]``; :func:`grade_clusters` (called by the summary, so it stays a pure
-function of ``items.jsonl``) turns each cluster into one result (:mod:`rmbench.grading.ties`).
+in ``extra["cluster_grader"]`` (a name in :data:`CLUSTER_GRADERS`); :func:`grade_clusters` (called by
+the summary, so it stays a pure function of ``items.jsonl``) turns each cluster into one result
+(:mod:`rmbench.grading.ties`).
 """
 
 from __future__ import annotations
@@ -24,26 +26,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from rmbench.datatypes import Example, ItemResult, MultiResponseExample, PairwiseExample, Prediction
+from rmbench.grading.policies import POLICY_VALUE, Policies, Policy
+from rmbench.registry import Registry
 
-Policy = Literal["wrong", "half", "exclude"]
-POLICY_VALUE: dict[str, float | None] = {"wrong": 0.0, "half": 0.5, "exclude": None}
-
-
-@dataclass(frozen=True)
-class Policies:
-    tie_policy: Policy = "wrong"
-    invalid_policy: Policy = "wrong"
-    inconsistent_policy: Literal["half", "wrong"] = "half"
-
-    def to_dict(self) -> dict[str, str]:
-        return {
-            "tie_policy": self.tie_policy,
-            "invalid_policy": self.invalid_policy,
-            "inconsistent_policy": self.inconsistent_policy,
-        }
+__all__ = ["CLUSTER_GRADERS", "GRADERS", "POLICY_VALUE", "Graded", "Policies", "Policy", "compare", "grade",
+           "grade_clusters", "grader_for", "to_item"]
 
 
 @dataclass(frozen=True)
@@ -55,35 +45,42 @@ class Graded:
 
 
 Grader = Callable[[Example, Prediction, Policies], Graded]
-_GRADERS: dict[str, Grader] = {}
+
+GRADERS: Registry[Grader] = Registry("grader", {
+    "pairwise": "rmbench.grading.core:grade_pairwise",
+    "multi_response:best_of_n": "rmbench.grading.core:grade_best_of_n",
+    "multi_response:style_matrix": "rmbench.grading.core:grade_style_matrix",
+    "multi_response:ties": "rmbench.grading.ties:grade_ties",
+    "stepwise": "rmbench.adapters.steps.grading:grade_stepwise",
+    "judge:pairwise": "rmbench.adapters.judge.grading:grade_judge_pairwise",
+    "judge:rating": "rmbench.adapters.judge.grading:grade_judge_rating",
+    "judge:verify": "rmbench.adapters.judge.grading:grade_judge_verify",
+    "judge:listwise": "rmbench.adapters.judge.grading:grade_judge_listwise",
+    "judge:segments": "rmbench.adapters.judge.grading:grade_judge_segments",
+    "claims": "rmbench.adapters.claims.grading:grade_claim",
+    "judge:claims": "rmbench.adapters.claims.grading:grade_claim",
+    "rfeval": "rmbench.adapters.rfeval.grading:grade_rfeval",
+    "hinted": "rmbench.adapters.faithfulness.grading:grade_hinted",
+    "trace": "rmbench.adapters.faithfulness.grading:grade_trace",
+})
+"""Graders by ``kind`` or ``kind:scoring`` (e.g. ``multi_response:ties``), and ``judge:<mode>``."""
 
 
-def register_grader(key: str) -> Callable[[Grader], Grader]:
-    """Register a grader for ``kind`` or ``kind:scoring`` (e.g. ``multi_response:ties``)."""
-
-    def deco(fn: Grader) -> Grader:
-        _GRADERS[key] = fn
-        return fn
-
-    return deco
+def grader_for(key: str, kind: str) -> Grader:
+    """The grader for ``key`` (``kind:scoring``), else the one for the plain ``kind``."""
+    return GRADERS.get(key if key in GRADERS else kind)
 
 
 def _grader_key(example: Example, pred: Prediction | None = None) -> str:
     judge = pred.scores.get("judge") if pred is not None else None
     if isinstance(judge, Mapping) and "mode" in judge:
-        import rmbench.adapters.judge.grading  # noqa: F401  (registers the judge:<mode> graders)
-
         return f"judge:{judge['mode']}"
     scoring = getattr(example, "scoring", None)
     return f"{example.kind}:{scoring}" if scoring else example.kind
 
 
 def grade(example: Example, pred: Prediction, policies: Policies) -> Graded:
-    key = _grader_key(example, pred)
-    fn = _GRADERS.get(key) or _GRADERS.get(example.kind)
-    if fn is None:
-        raise NotImplementedError(f"no grader for {key}")
-    return fn(example, pred, policies)
+    return grader_for(_grader_key(example, pred), example.kind)(example, pred, policies)
 
 
 def to_item(example: Example, pred: Prediction, policies: Policies, baselines: Mapping[str, Graded]) -> ItemResult:
@@ -114,18 +111,13 @@ def to_item(example: Example, pred: Prediction, policies: Policies, baselines: M
 # --------------------------------------------------------------------------------- cluster graders
 
 ClusterGrader = Callable[[Sequence[ItemResult], Policies], list[ItemResult]]
-_CLUSTER_GRADERS: dict[str, ClusterGrader] = {}
 CLUSTER_GRADER_KEY = "cluster_grader"
 
-
-def register_cluster_grader(name: str) -> Callable[[ClusterGrader], ClusterGrader]:
-    """Register a cluster grader; items ask for it with ``extra["cluster_grader"] = name``."""
-
-    def deco(fn: ClusterGrader) -> ClusterGrader:
-        _CLUSTER_GRADERS[name] = fn
-        return fn
-
-    return deco
+CLUSTER_GRADERS: Registry[ClusterGrader] = Registry("cluster grader", {
+    "ties": "rmbench.grading.ties:grade_ties_prompts",
+    "claims_response": "rmbench.adapters.claims.grading:grade_responses",
+})
+"""Cluster graders by the name items give in ``extra["cluster_grader"]``."""
 
 
 def grade_clusters(items: Sequence[ItemResult], policies: Policies) -> list[ItemResult]:
@@ -142,10 +134,10 @@ def grade_clusters(items: Sequence[ItemResult], policies: Policies) -> list[Item
             wanted.setdefault(str(name), []).append(it)
     out: list[ItemResult] = []
     for name, members in wanted.items():
-        fn = _CLUSTER_GRADERS.get(name)
-        if fn is None:
-            raise NotImplementedError(f"no cluster grader '{name}' (named by item '{members[0].id}')")
-        out.extend(fn(members, policies))
+        if name not in CLUSTER_GRADERS:
+            raise NotImplementedError(f"no cluster grader '{name}' (named by item '{members[0].id}'); "
+                                      + CLUSTER_GRADERS.suggest(name))
+        out.extend(CLUSTER_GRADERS.get(name)(members, policies))
     return out
 
 
@@ -178,7 +170,6 @@ def _invalid(policies: Policies, names: Sequence[str]) -> Graded:
 # ------------------------------------------------------------------------------------- graders
 
 
-@register_grader("pairwise")
 def grade_pairwise(example: Example, pred: Prediction, policies: Policies) -> Graded:
     assert isinstance(example, PairwiseExample)
     c, r = pred.scores.get("chosen"), pred.scores.get("rejected")
@@ -188,7 +179,6 @@ def grade_pairwise(example: Example, pred: Prediction, policies: Policies) -> Gr
     return Graded({"accuracy": value}, ties=int(tie))
 
 
-@register_grader("multi_response:best_of_n")
 def grade_best_of_n(example: Example, pred: Prediction, policies: Policies) -> Graded:
     """Correct when every correct response outscores every incorrect one (RewardBench 2 best-of-4)."""
     assert isinstance(example, MultiResponseExample)
@@ -199,7 +189,6 @@ def grade_best_of_n(example: Example, pred: Prediction, policies: Policies) -> G
     return Graded({"accuracy": value}, ties=int(tie))
 
 
-@register_grader("multi_response:style_matrix")
 def grade_style_matrix(example: Example, pred: Prediction, policies: Policies) -> Graded:
     """RM-Bench: compare chosen style i with rejected style j for all i, j.
 
@@ -227,8 +216,3 @@ def grade_style_matrix(example: Example, pred: Prediction, policies: Policies) -
     metrics["accuracy"] = _mean([v for row in matrix for v in row])
     return Graded({n: metrics[n] for n in names}, ties=ties, extra={"style_matrix": matrix})
 
-
-import rmbench.adapters.claims.grading  # noqa: E402, F401  (registers claims, judge:claims and claims_response)
-import rmbench.adapters.faithfulness.grading  # noqa: E402, F401  (registers the hinted and trace graders)
-import rmbench.adapters.rfeval.grading  # noqa: E402, F401  (registers the rfeval grader)
-import rmbench.grading.ties  # noqa: E402, F401  (registers multi_response:ties and its cluster grader)

@@ -53,8 +53,6 @@ from rmbench.grading.core import (
     Graded,
     Policies,
     compare,
-    register_cluster_grader,
-    register_grader,
 )
 
 Role = Literal["tied", "ref"]
@@ -117,7 +115,6 @@ def _row_metrics(role: Role, value: float | None) -> dict[str, float | None]:
     }
 
 
-@register_grader("multi_response:ties")
 def grade_ties(example: Example, pred: Prediction, policies: Policies) -> Graded:
     """One Ties row: ``accuracy`` / ``tied_acc`` / ``ref_acc``; gap and spread go to ``extra["ties"]``."""
     assert isinstance(example, MultiResponseExample)
@@ -143,7 +140,6 @@ def grade_ties(example: Example, pred: Prediction, policies: Policies) -> Graded
     return Graded(_row_metrics(role, value), ties=int(tie), extra=extra)
 
 
-@register_cluster_grader("ties")
 def grade_ties_prompts(items: Sequence[ItemResult], policies: Policies) -> list[ItemResult]:
     """One result per prompt with both rows: ``preferred``, ``preferred_hard``, ``margin``.
 

@@ -64,7 +64,7 @@ def _score_cell(est: Mapping[str, Any] | None, bar: bool = False) -> str:
 
 
 def render_page(doc: Mapping[str, Any]) -> str:
-    """The whole HTML document for a ``rmbench.analysis.leaderboard/1`` file."""
+    """The whole HTML document for a ``rmbench.leaderboard/1`` file."""
     task, metric = doc["task"], doc["task"]["primary_metric"]
     subsets = list(task.get("subsets") or [])
     for e in doc["entries"]:

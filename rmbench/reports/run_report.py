@@ -8,19 +8,9 @@ from typing import Any
 from rmbench.adapters.claims.report import claim_lines
 from rmbench.adapters.faithfulness.report import faithfulness_lines
 from rmbench.adapters.judge.report import hidden_metrics, judge_lines, judge_notes
+from rmbench.reports.numbers import fmt_interval
 from rmbench.results.item_errors import error_notes
-
-
-def fmt_est(est: Mapping[str, Any] | None, pct: bool = True) -> str:
-    """``71.2 [65.0, 77.1]`` from an estimate dict (percent by default); ``n/a`` when undefined."""
-    if not est or est.get("value") is None:
-        return "n/a"
-    scale = 100.0 if pct else 1.0
-    v = est["value"] * scale
-    if est.get("low") is None or est.get("high") is None:
-        return f"{v:.1f}" if pct else f"{v:.3f}"
-    lo, hi = est["low"] * scale, est["high"] * scale
-    return f"{v:.1f} [{lo:.1f}, {hi:.1f}]" if pct else f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
+from rmbench.results.schema import Block, ModelInfo
 
 
 def table_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
@@ -39,9 +29,9 @@ def table_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     def row(name: str, block: Mapping[str, Any]) -> list[str]:
         mean_of_subsets = "n_items" not in block
         cells = [name, f"{len(block.get('subsets', []))} subsets" if mean_of_subsets else str(block["n_items"])]
-        cells += [fmt_est(block["metrics"].get(m)) for m in metrics]
+        cells += [fmt_interval(block["metrics"].get(m)) for m in metrics]
         if has_length:
-            cells.append(fmt_est(block.get("baselines", {}).get("length", {}).get(res["primary_metric"])))
+            cells.append(fmt_interval(block.get("baselines", {}).get("length", {}).get(res["primary_metric"])))
         cells += [str(block.get("ties", "")), str(block.get("invalid", ""))]
         return cells + ([str(block.get("truncated", ""))] if truncated else [])
 
@@ -83,6 +73,7 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         f"seed {cfg['seed']}; clustered by prompt where a prompt yields several comparisons",
     ]
     lines += model_lines(model)
+    lines += truncation_line(Block.model_validate(res["overall"]))
     lines += _step_lines(model)
     lines += judge_lines(summary)
     lines += claim_lines(summary)
@@ -110,7 +101,7 @@ def _section_score_lines(res: Mapping[str, Any]) -> list[str]:
         score = block.get("score")
         if not score:
             continue
-        value, ci = (fmt_est(score).split(" ", 1) + [""])[:2]
+        value, ci = (fmt_interval(score).split(" ", 1) + [""])[:2]
         parts = ", ".join(f"{s} {m}" for s, m in score["of"].items() if s not in score["missing"])
         ci = f" {ci} ({int(100 * score.get('confidence', 0.95))}% CI, subsets resampled jointly)" if ci else ""
         line = f"- **{name} score: {value}**{ci}: unweighted mean of {parts}"
@@ -120,20 +111,21 @@ def _section_score_lines(res: Mapping[str, Any]) -> list[str]:
     return ["", *lines] if lines else []
 
 
-MODEL_KEYS = {"dtype": "dtype", "device": "device", "max_length": "max length",
-              "truncation_side": "truncation side", "chat_template_sha256": "chat template sha256"}
-
-
 def model_lines(model: Mapping[str, Any]) -> list[str]:
-    """How the model ran, from the backend's description in ``run.json`` (older runs: ``chat_template_hash``)."""
-    lines = []
-    for key, name in MODEL_KEYS.items():
-        value = model.get(key)
-        if value is None and key == "chat_template_sha256":
-            value = model.get("chat_template_hash")
-        if value is not None:
-            lines.append(f"- {name}: `{value}`")
-    return lines
+    """How the model ran, from the typed model block (:class:`~rmbench.results.schema.ModelInfo`; older
+    runs name the chat template's hash ``chat_template_hash``)."""
+    info = ModelInfo.model_validate(model)
+    shown = {"dtype": info.dtype, "device": info.device, "max length": info.max_length,
+             "truncation side": info.truncation_side, "chat template sha256": info.chat_template}
+    return [f"- {name}: `{value}`" for name, value in shown.items() if value is not None]
+
+
+def truncation_line(overall: Block) -> list[str]:
+    """How many items had a sequence cut at the maximum length (a line only when some were)."""
+    if not overall.truncated:
+        return []
+    return [f"- truncated: {overall.truncated} of {overall.n_items} items "
+            f"({overall.truncated_sequences} sequences) cut at the maximum length"]
 
 
 def policy_line(summary: Mapping[str, Any]) -> str:

@@ -207,20 +207,6 @@ def aggregate(
     }
 
 
-def validate_aggregates(aggregates: Mapping[str, Any]) -> None:
-    for name, spec in aggregates.items():
-        kind, of = spec["kind"], spec["of"]
-        arity = ARITY.get(kind)
-        if kind not in ARITY:
-            raise ValueError(f"aggregate '{name}': unknown kind '{kind}'")
-        if arity is not None and len(of) != arity:
-            raise ValueError(f"aggregate '{name}': kind '{kind}' takes {arity} metrics in 'of', got {len(of)}")
-        try:
-            check_weights(kind, of, spec.get("weights"))
-        except ValueError as exc:
-            raise ValueError(f"aggregate '{name}': {exc}") from None
-
-
 def subset_weighted_mean(
     items: Sequence[ItemResult],
     metric: str,

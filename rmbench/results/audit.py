@@ -95,14 +95,13 @@ def load_run_examples(run: Mapping[str, Any], data_dir: Path | None) -> list[Exa
 
 def regrade_items(run: Mapping[str, Any], items: Sequence[ItemResult], examples: Sequence[Example]) -> list[str]:
     """Grade every item again from its raw scores; one message per disagreement (empty: all agree)."""
-    import rmbench.adapters.judge.grading  # noqa: F401  (registers the judge:<mode> graders)
-    import rmbench.adapters.steps.grading  # noqa: F401  (registers the stepwise grader)
     from rmbench.adapters.baselines import LengthBaseline
     from rmbench.grading.core import Policies, grade
 
     cfg = run["config"]
-    policies = Policies(cfg.get("tie_policy") or "wrong", cfg.get("invalid_policy") or "wrong",
-                        cfg.get("inconsistent_policy") or "half")
+    default = Policies()
+    policies = Policies(cfg.get("tie_policy") or default.tie_policy, cfg.get("invalid_policy") or default.invalid_policy,
+                        cfg.get("inconsistent_policy") or default.inconsistent_policy)
     by_id = {e.id: e for e in examples}
     problems: list[str] = []
     for item in items:

@@ -237,12 +237,3 @@ class ItemWriter:
             return
         with contextlib.suppress(OSError):  # already failing: closing may fail again on a full disk
             self._f.close()
-
-
-def load_run(run_dir: Path) -> tuple[dict[str, Any], list[ItemResult]]:
-    """``run.json`` and the items of a finished or partial run, in the order they were written."""
-    if not run_dir.is_dir():
-        raise UserError(f"{run_dir}: run directory not found")
-    run = read_json(run_dir / RUN_FILE)
-    items = list(read_items(run_dir / ITEMS_FILE).items.values())
-    return run, items

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,14 +28,10 @@ import numpy as np
 
 from rmbench.datatypes import ItemResult
 from rmbench.results.aggregates import cluster_totals, item_matrix, sum_statistic
+from rmbench.stats.seeds import derived_rng
 
 MIN_CLUSTERS = 5
 """Below this many clusters a bootstrap interval is reported with a warning (unreliably narrow)."""
-
-
-def seeded_rng(seed: int, *labels: str) -> np.random.Generator:
-    """A generator seeded from the run seed and string labels (CRC-32 of each)."""
-    return np.random.default_rng([seed, *(zlib.crc32(label.encode()) for label in labels)])
 
 
 def content_key(items: Sequence[ItemResult]) -> str:
@@ -156,7 +151,7 @@ def subsets_section(
             s = defined[0]
             own = subset_blocks[s]["baselines"][source] if source else subset_blocks[s]["metrics"]
             return {**own[of[s]], "n_subsets": 1, "missing": [x for x in of if x != s]}
-        rngs = {s: seeded_rng(kw["seed"], content_key(by_subset[s]), m, source or "") for s, m in of.items()}
+        rngs = {s: derived_rng(kw["seed"], content_key(by_subset[s]), m, source or "") for s, m in of.items()}
         return mean_of_subsets(strata, rngs, n_resamples=kw["n_resamples"], confidence=kw["confidence"])
 
     block: dict[str, Any] = {

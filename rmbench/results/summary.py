@@ -31,15 +31,15 @@ import numpy as np
 from rmbench.adapters.judge.grading import verdict_rule_counts
 from rmbench.datatypes import ItemResult
 from rmbench.grading.core import Policies, grade_clusters
+from rmbench.grading.policies import DEFAULT_INVALID_POLICY, DEFAULT_TIE_POLICY
 from rmbench.results.aggregates import aggregate, subset_weighted_mean
 from rmbench.results.item_errors import errors_block, split_errors
-from rmbench.results.subset_means import MIN_CLUSTERS, content_key, seeded_rng, subsets_section
+from rmbench.results.schema import SUMMARY_SCHEMA, check_summary
+from rmbench.results.subset_means import MIN_CLUSTERS, content_key, subsets_section
+from rmbench.stats.seeds import derived_rng
 
-SUMMARY_SCHEMA = "rmbench.run-summary/1"
-OVERALL = "__overall__"
-
-
-_rng = seeded_rng
+OVERALL = "overall"
+"""The name of the block (and of the compare / gate row) that holds every item."""
 
 
 def metric_names(items: Sequence[ItemResult]) -> list[str]:
@@ -85,7 +85,7 @@ def aggregate_metric(
                 "clustered": clustered, "note": "a bootstrap interval needs at least 2 items (clusters)"}
     est = mean_ci(
         np.asarray(values),
-        _rng(seed, label, metric, source or ""),
+        derived_rng(seed, label, metric, source or ""),
         clusters=np.asarray(clusters) if clustered else None,
         n_resamples=n_resamples,
         confidence=confidence,
@@ -123,7 +123,7 @@ def _block(
         )
     for name, agg in (aggregates or {}).items():
         block["metrics"][name] = aggregate(
-            [*items, *per_cluster], agg["kind"], agg["of"], _rng(seed, label, name), n_resamples=n_resamples,
+            [*items, *per_cluster], agg["kind"], agg["of"], derived_rng(seed, label, name), n_resamples=n_resamples,
             confidence=confidence, weights=agg.get("weights"),
         )
     if baselines:
@@ -147,7 +147,7 @@ def compute_results(run: Mapping[str, Any], items: Sequence[ItemResult]) -> dict
     items, failed = split_errors(sorted(items, key=lambda it: it.id))  # backend errors are not graded
     metrics = metric_names(items)
     baselines = sorted({b for it in items for b in it.baselines})
-    policies = Policies(cfg.get("tie_policy", "wrong"), cfg.get("invalid_policy", "wrong"))
+    policies = Policies(cfg.get("tie_policy", DEFAULT_TIE_POLICY), cfg.get("invalid_policy", DEFAULT_INVALID_POLICY))
     kw: dict[str, Any] = {"seed": seed, "n_resamples": n_resamples, "confidence": confidence,
                           "aggregates": scoring.get("aggregates") or {}, "policies": policies}
     subsets = list(dict.fromkeys(run["data"].get("subsets") or sorted({it.subset for it in items})))
@@ -155,7 +155,7 @@ def compute_results(run: Mapping[str, Any], items: Sequence[ItemResult]) -> dict
     results: dict[str, Any] = {
         "primary_metric": scoring.get("primary_metric", "accuracy"),
         "report_metrics": scoring.get("report_metrics", []),
-        "overall": _block(items, metrics, baselines, **kw),
+        OVERALL: _block(items, metrics, baselines, **kw),
         "subsets": {s: _block(its, metrics, baselines, **kw) for s, its in by_subset.items() if its},
         "truncation_side": run.get("model", {}).get("truncation_side"),
     }
@@ -248,7 +248,7 @@ def _weighted_section(
     est = {"n_resamples": kw["n_resamples"], "confidence": kw["confidence"]}
 
     def weighted(m: str, source: str | None = None) -> dict[str, Any]:
-        rng = _rng(kw["seed"], label, m, source or "")
+        rng = derived_rng(kw["seed"], label, m, source or "")
         return subset_weighted_mean(pooled, m, weights, rng, source=source, **est)
 
     block: dict[str, Any] = {
@@ -272,7 +272,8 @@ def _weighted_section(
 
 
 def build_summary(run: Mapping[str, Any], items: Sequence[ItemResult], timing: Mapping[str, Any] | None) -> dict[str, Any]:
-    return {
+    """``summary.json`` as a dict, checked against :class:`rmbench.results.schema.RunSummary`."""
+    summary = {
         "schema": SUMMARY_SCHEMA,
         "task": run["task"],
         "data": run["data"],
@@ -282,3 +283,5 @@ def build_summary(run: Mapping[str, Any], items: Sequence[ItemResult], timing: M
         "results": compute_results(run, items),
         "timing": dict(timing or {}),
     }
+    check_summary(summary)
+    return summary

@@ -13,9 +13,7 @@ from rmbench.stats.agreement import (
     fleiss_kappa_from_ratings,
     kappa_band,
     kappa_from_confusion,
-    kendall_tau_b,
     percent_agreement,
-    spearman,
 )
 from rmbench.stats.bootstrap import (
     SumStatistic,
@@ -25,6 +23,7 @@ from rmbench.stats.bootstrap import (
     paired_bootstrap_diff,
     ratio_of_sums,
 )
+from rmbench.stats.correlation import kendall_tau_b, spearman
 from rmbench.stats.estimates import PRF, Estimate, KappaResult, McNemarResult
 from rmbench.stats.metrics import (
     accuracy,

@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rmbench.datatypes import ClaimExample, Example, ItemResult, Prediction, content_hash
-from rmbench.grading.core import POLICY_VALUE, Graded, Policies, register_cluster_grader, register_grader
+from rmbench.grading.core import POLICY_VALUE, Graded, Policies
 from rmbench.stats.confusion import UNPARSEABLE
 
 CLUSTER_GRADER = "claims_response"
@@ -85,8 +85,6 @@ def verdict_of(pred: Prediction, classes: Sequence[str]) -> str | None:
     return v if isinstance(v, str) and v in classes and not pred.invalid else None
 
 
-@register_grader("claims")
-@register_grader("judge:claims")
 def grade_claim(example: Example, pred: Prediction, policies: Policies) -> Graded:
     assert isinstance(example, ClaimExample)
     verdict = verdict_of(pred, example.classes)
@@ -133,7 +131,6 @@ def response_metrics(golds: Sequence[str], preds: Sequence[str | None], policy: 
     return out
 
 
-@register_cluster_grader(CLUSTER_GRADER)
 def grade_responses(items: Sequence[ItemResult], policies: Policies) -> list[ItemResult]:
     """One result per response (cluster), sorted by cluster."""
     by_response: dict[str, list[ItemResult]] = {}

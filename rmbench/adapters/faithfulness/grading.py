@@ -16,7 +16,7 @@ counts in no rate and is counted in ``unparseable``; this policy is stated in th
 from __future__ import annotations
 
 from rmbench.datatypes import Example, Prediction
-from rmbench.grading.core import Graded, Policies, register_grader
+from rmbench.grading.core import Graded, Policies
 
 
 def _metrics(pred: Prediction) -> Graded:
@@ -33,11 +33,9 @@ def _metrics(pred: Prediction) -> Graded:
     return Graded(metrics)
 
 
-@register_grader("hinted")
 def grade_hinted(example: Example, pred: Prediction, policies: Policies) -> Graded:
     return _metrics(pred)
 
 
-@register_grader("trace")
 def grade_trace(example: Example, pred: Prediction, policies: Policies) -> Graded:
     return _metrics(pred)

@@ -48,8 +48,10 @@ from rmbench.adapters.judge.prompts import PromptTemplate, load_prompt
 from rmbench.backends import Generation, GenerationBackend, GenerationRequest
 from rmbench.datatypes import Example, Prediction
 from rmbench.errors import UserError
+from rmbench.grading.policies import INVALID_POLICIES
+from rmbench.stats.seeds import derived_seed
 
-UNPARSEABLE_POLICIES = ("wrong", "half", "exclude", "retry:N")
+UNPARSEABLE_POLICIES = (*INVALID_POLICIES, "retry:N")
 
 
 def parse_unparseable(value: str) -> tuple[str | None, int]:
@@ -60,7 +62,7 @@ def parse_unparseable(value: str) -> tuple[str | None, int]:
     >>> parse_unparseable("retry:2")
     (None, 2)
     """
-    if value in ("wrong", "half", "exclude"):
+    if value in INVALID_POLICIES:
         return value, 0
     head, _, n = value.partition(":")
     if head == "retry" and n.isdigit() and int(n) >= 1:
@@ -226,17 +228,12 @@ class JudgeAdapter:
             for k in todo:
                 e_idx, a_idx = flat[k]
                 mode, asks = plans[e_idx]
-                seed = _derived_seed(self.settings.seed, examples[e_idx].id, asks[a_idx].key, attempt)
+                seed = derived_seed(self.settings.seed, examples[e_idx].id, asks[a_idx].key, attempt)
                 again.append(self._request(mode, asks[a_idx], self.settings.retry_temperature, seed))
             for k, gen in zip(todo, self._generate(again), strict=True):
                 e_idx, a_idx = flat[k]
                 answers[k] = self._answer(plans[e_idx][0], plans[e_idx][1][a_idx], gen, earlier=answers[k])
         return answers
-
-
-def _derived_seed(seed: int, item_id: str, key: str, attempt: int) -> int:
-    digest = hashlib.sha256(f"{seed}\x1f{item_id}\x1f{key}\x1f{attempt}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
 def _choice_variants(choices: Sequence[str]) -> tuple[str, ...]:

@@ -50,7 +50,7 @@ from rmbench.datatypes import (
     SegmentExample,
 )
 from rmbench.errors import UserError
-from rmbench.grading.core import _GRADERS, POLICY_VALUE, Graded, Policies, register_grader
+from rmbench.grading.core import POLICY_VALUE, Graded, Policies, grader_for
 
 _YES, _NO = "YES", "NO"
 
@@ -112,7 +112,6 @@ def _pairs_of(block: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
     return pairs
 
 
-@register_grader("judge:pairwise")
 def grade_judge_pairwise(example: Example, pred: Prediction, policies: Policies) -> Graded:
     """Pairwise verdicts (one or both orders) -> accuracy and position-bias metrics."""
     block = _block(pred)
@@ -162,7 +161,6 @@ def _multi_pairs(
 # ---------------------------------------------------------------------------------------- rating
 
 
-@register_grader("judge:rating")
 def grade_judge_rating(example: Example, pred: Prediction, policies: Policies) -> Graded:
     """Ratings -> the example kind's usual grading (higher rating = preferred response)."""
     block = _block(pred)
@@ -187,7 +185,7 @@ def grade_judge_rating(example: Example, pred: Prediction, policies: Policies) -
             "incorrect": [rating[f"i{j}"] for j in range(len(example.incorrect))],
         }
     base_key = f"{example.kind}:{example.scoring}" if isinstance(example, MultiResponseExample) else example.kind
-    base = _GRADERS.get(base_key) or _GRADERS[example.kind]
+    base = grader_for(base_key, example.kind)
     invalid = any(v is None for v in rating.values())
     g = base(example, Prediction(scores=scores, invalid=invalid), policies)
     return Graded({**g.metrics, "unparseable": unparseable}, ties=g.ties, invalid=g.invalid, extra=g.extra)
@@ -205,7 +203,6 @@ def _yes_no(label: str, item_id: str) -> str:
     raise UserError(f"item {item_id}: reference verification needs a YES/NO label, got {label!r}")
 
 
-@register_grader("judge:verify")
 def grade_judge_verify(example: Example, pred: Prediction, policies: Policies) -> Graded:
     """YES/NO verdicts against a gold YES/NO label."""
     assert isinstance(example, PointwiseExample)
@@ -231,7 +228,6 @@ def grade_judge_verify(example: Example, pred: Prediction, policies: Policies) -
 # -------------------------------------------------------------------------------------- listwise
 
 
-@register_grader("judge:listwise")
 def grade_judge_listwise(example: Example, pred: Prediction, policies: Policies) -> Graded:
     """Best-of-N picks over one or more seeded orders of the candidates."""
     block = _block(pred)
@@ -287,7 +283,6 @@ def _response_counts(labels: Sequence[bool], verdicts: Sequence[str | None], pol
     return {"tp": 0.0, "fn": 0.0, "fp": said, "tn": 1.0 - said}
 
 
-@register_grader("judge:segments")
 def grade_judge_segments(example: Example, pred: Prediction, policies: Policies) -> Graded:
     """FELM-style segment verdicts -> segment- and response-level confusion counts."""
     assert isinstance(example, SegmentExample)

@@ -32,7 +32,6 @@ per-segment YES/NO verdicts carry first-token probabilities.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -46,6 +45,7 @@ from rmbench.datatypes import (
     SegmentExample,
 )
 from rmbench.errors import UserError
+from rmbench.stats.seeds import derived_random
 
 JudgeMode = Literal["pairwise", "rating", "verify", "listwise", "segments"]
 JUDGE_MODES: tuple[str, ...] = ("auto", "pairwise", "rating", "verify", "listwise", "segments")
@@ -153,11 +153,6 @@ def side_text(example: PairwiseExample, side: Literal["chosen", "rejected"]) -> 
     return f"{turns}\n\n[assistant]\n{response}"
 
 
-def item_rng(seed: int, item_id: str, purpose: str) -> random.Random:
-    """A generator that depends only on (seed, item id, purpose): stable across batching and order."""
-    return random.Random(f"{seed}\x1f{item_id}\x1f{purpose}")
-
-
 # ------------------------------------------------------------------------------------- building
 
 
@@ -207,7 +202,7 @@ def _pairwise_asks(example: Example, q: str, swap: SwapPolicy, seed: int) -> lis
         if swap == "both":
             orders = [CHOSEN_FIRST, CHOSEN_SECOND]
         elif swap == "random":
-            orders = [item_rng(seed, f"{example.id}/{pair}", "swap").choice([CHOSEN_FIRST, CHOSEN_SECOND])]
+            orders = [derived_random(seed, f"{example.id}/{pair}", "swap").choice([CHOSEN_FIRST, CHOSEN_SECOND])]
         else:
             orders = [CHOSEN_FIRST]
         for order in orders:
@@ -238,7 +233,7 @@ def _listwise_asks(example: Example, q: str, swap: SwapPolicy, seed: int) -> lis
     candidates = list(example.correct) + list(example.incorrect)
     n = len(candidates)
     base = list(range(n))
-    item_rng(seed, example.id, "listwise").shuffle(base)
+    derived_random(seed, example.id, "listwise").shuffle(base)
     perms = [base[k:] + base[:k] for k in range(n)] if swap == "both" else [base]
     choices = tuple(str(i + 1) for i in range(n))
     return [

@@ -13,11 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-
-def _pct(est: Mapping[str, Any] | None) -> str:
-    from rmbench.reports.run_report import fmt_est
-
-    return fmt_est(est)
+from rmbench.reports.numbers import fmt_interval as _pct
 
 
 def hidden_metrics(summary: Mapping[str, Any]) -> set[str]:

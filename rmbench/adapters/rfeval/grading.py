@@ -23,7 +23,7 @@ from __future__ import annotations
 from rmbench.adapters.rfeval.adapter import judgements_of
 from rmbench.adapters.rfeval.metrics import outcome
 from rmbench.datatypes import Example, Prediction, RFEvalExample
-from rmbench.grading.core import POLICY_VALUE, Graded, Policies, register_grader
+from rmbench.grading.core import POLICY_VALUE, Graded, Policies
 
 METRICS = ("rf", "coverage", "accuracy", "unparseable", "unfinished", "consistency_original",
            "consistency_intervened", "causal_influence")
@@ -33,7 +33,6 @@ def _flag(value: bool | None) -> float | None:
     return None if value is None else float(value)
 
 
-@register_grader("rfeval")
 def grade_rfeval(example: Example, pred: Prediction, policies: Policies) -> Graded:
     """Metrics of one item (see the module docstring)."""
     assert isinstance(example, RFEvalExample)

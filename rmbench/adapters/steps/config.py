@@ -64,7 +64,7 @@ def process_adapter_options(
     ``run_settings`` are the run's evaluator settings (compared with a development run's before tuning).
     """
     from rmbench.adapters.steps.process import ProcessSettings, parse_step_tokens
-    from rmbench.adapters.steps.thresholds import fixed_threshold, tune_from_run
+    from rmbench.adapters.steps.thresholds import DEFAULT_THRESHOLD, fixed_threshold, tune_from_run
 
     settings = ProcessSettings(
         step_separator=process.step_separator, step_tokens=parse_step_tokens(process.step_tokens),
@@ -78,7 +78,7 @@ def process_adapter_options(
     else:
         if process.threshold_split is not None:
             raise UserError("--threshold-split names a split of --threshold-from RUN_DIR; give the run directory too")
-        threshold = fixed_threshold(0.5 if process.threshold is None else process.threshold)
+        threshold = fixed_threshold(DEFAULT_THRESHOLD if process.threshold is None else process.threshold)
     return {"process": settings, "threshold": threshold}
 
 

@@ -28,7 +28,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import rmbench.adapters.steps.grading  # noqa: F401  (registers the stepwise grader)
 from rmbench.backends import Generation, GenerationBackend, GenerationRequest, require
 from rmbench.datatypes import Example, Prediction, StepwiseExample
 from rmbench.errors import UserError

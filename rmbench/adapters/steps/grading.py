@@ -38,7 +38,7 @@ from collections.abc import Sequence
 
 from rmbench.adapters.steps.metrics import argmin_step, implied_step_labels
 from rmbench.datatypes import Example, Prediction, StepwiseExample
-from rmbench.grading.core import POLICY_VALUE, Graded, Policies, register_grader
+from rmbench.grading.core import POLICY_VALUE, Graded, Policies
 
 POLICY_METRICS = ("acc_erroneous", "acc_correct", "argmin_acc_erroneous")
 """Accuracies that give an invalid item the run's ``invalid_policy`` value."""
@@ -70,7 +70,6 @@ def _finite(values: Sequence[object]) -> bool:
     return all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
 
 
-@register_grader("stepwise")
 def grade_stepwise(example: Example, pred: Prediction, policies: Policies) -> Graded:
     """First-error accuracy (split by erroneous / all-correct items), threshold-free localisation,
     and step-level counts; see the module docstring."""

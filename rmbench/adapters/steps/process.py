@@ -43,9 +43,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-import rmbench.adapters.steps.grading  # noqa: F401  (registers the stepwise grader)
 from rmbench.adapters.steps.metrics import AGGREGATIONS, aggregate_steps, first_below
-from rmbench.adapters.steps.thresholds import ThresholdPolicy, fixed_threshold
+from rmbench.adapters.steps.thresholds import DEFAULT_THRESHOLD, ThresholdPolicy, fixed_threshold
 from rmbench.backends import PositionBackend, require
 from rmbench.datatypes import Example, MultiResponseExample, Prediction, StepwiseExample
 from rmbench.errors import UserError
@@ -107,7 +106,7 @@ class ProcessAdapter:
                  model_id: str | None = None) -> None:
         self.backend = backend
         self.settings = settings
-        self.threshold = threshold or fixed_threshold(0.5)
+        self.threshold = threshold or fixed_threshold(DEFAULT_THRESHOLD)
         self.model_id = model_id
         self.tokenizer = backend.tokenizer
         if not getattr(self.tokenizer, "is_fast", False):

@@ -31,6 +31,9 @@ from rmbench.adapters.steps.metrics import tune_threshold
 from rmbench.datatypes import Example, ItemResult
 from rmbench.errors import UserError
 
+DEFAULT_THRESHOLD = 0.5
+"""The fixed threshold when none is given (a step scored below it is predicted to be an error)."""
+
 SCORING_KEYS = ("model", "kind", "dtype", "max_length", "step_separator", "step_tokens", "prm_head", "prm_format")
 """Settings of a development run that must match the evaluated run for its scores to be comparable."""
 

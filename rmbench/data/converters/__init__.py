@@ -1,8 +1,9 @@
 """Turn upstream records into typed examples.
 
 A converter is a function ``convert(record: Record, ctx: ConvertContext) -> Example | list[Example] | None``
-(``None`` skips the record, and the skip is counted). Name it in a task's YAML as ``converter: <module>``
-for a module in this package, or ``converter: "package.module:function"`` for user code. A module
+(``None`` skips the record, and the skip is counted). Name it in a task's YAML as ``converter: <name>``
+for one listed in :data:`CONVERTERS` (the built-in ones, one module each in this package: a new
+converter module is also a new line there), or ``converter: "package.module:function"`` for user code. A module
 file next to the task's YAML is found first: ``converter: my_conv:convert`` loads
 ``<task folder>/my_conv.py`` (``converter: my_conv`` its ``convert``) without touching ``sys.path``.
 Tasks whose records already have the right columns need no converter: ``fields:`` maps columns and
@@ -31,9 +32,32 @@ from rmbench.data.sources import Record
 from rmbench.data.task import TaskSpec
 from rmbench.datatypes import Example
 from rmbench.errors import RecordError, UserError
+from rmbench.registry import Registry
 
 Converter = Callable[[Record, "ConvertContext"], "Example | list[Example] | None"]
 Finisher = Callable[["ConvertContext"], "list[Example]"]
+
+CONVERTERS: Registry[Converter] = Registry("converter", {
+    "fields": "rmbench.data.converters.fields:convert",
+    "felm": "rmbench.data.converters.felm:convert",
+    "judge_robustness": "rmbench.data.converters.judge_robustness:convert",
+    "llmbar": "rmbench.data.converters.llmbar:convert",
+    "mr_gsm8k": "rmbench.data.converters.mr_gsm8k:convert",
+    "prmbench": "rmbench.data.converters.prmbench:convert",
+    "processbench": "rmbench.data.converters.processbench:convert",
+    "rewardbench2": "rmbench.data.converters.rewardbench2:convert",
+    "rewardmath": "rmbench.data.converters.rewardmath:convert",
+    "rm_bench": "rmbench.data.converters.rm_bench:convert",
+    "factbench": "rmbench.data.converters.factbench:convert",
+    "factcheck_gpt": "rmbench.data.converters.factbench:factcheck_gpt",
+    "factcheck_gpt_stance": "rmbench.data.converters.factbench:factcheck_gpt_stance",
+    "factscore": "rmbench.data.converters.factscore:convert",
+    "rfeval": "rmbench.data.converters.rfeval:convert",
+    "cot_faithfulness": "rmbench.data.converters.cot_faithfulness:convert",
+    "cot_traces": "rmbench.data.converters.cot_faithfulness:traces",
+    "bbh_biased": "rmbench.data.converters.bbh_biased:convert",
+})
+"""Built-in converters by the name a task's ``converter:`` gives (``fields`` when it gives none)."""
 
 
 @dataclass
@@ -68,10 +92,15 @@ def _converter_module(spec: TaskSpec) -> tuple[Any, str, str]:
     if ":" in name:
         module_name, _, attr = name.partition(":")
     else:
-        module_name, attr = f"rmbench.data.converters.{name}", "convert"
-    local = _local_module_file(spec, module_name if ":" in name else name) if spec.converter else None
+        module_name, attr = name, "convert"
+    local = _local_module_file(spec, module_name) if spec.converter else None
     if local is not None:
         return _load_file(local, spec), name, attr
+    if ":" not in name:
+        if name not in CONVERTERS:
+            raise UserError(f"task '{spec.name}': converter module 'rmbench.data.converters.{name}' not found",
+                            hint=_missing_hint(spec, name))
+        module_name, _, attr = str(CONVERTERS.target(name)).partition(":")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -116,7 +145,7 @@ def _load_file(path: Path, spec: TaskSpec) -> ModuleType:
 
 def _missing_hint(spec: TaskSpec, module_name: str) -> str:
     """Where a converter was looked for, with a did-you-mean over the files next to the task."""
-    builtin = [p.stem for p in Path(__file__).parent.glob("*.py") if not p.stem.startswith("_")]
+    builtin = CONVERTERS.names()
     local = sorted(p.stem for p in spec.folder.glob("*.py")) if spec.folder is not None else []
     short = module_name.removeprefix("rmbench.data.converters.")
     close = difflib.get_close_matches(short, local + builtin, n=1)

@@ -359,7 +359,8 @@ def convert(record: Record, ctx: ConvertContext) -> PairwiseExample | MultiRespo
     """Build one example from ``record`` using the task's ``fields`` mapping (see the module docs)."""
     plan = _plan(ctx)
     if plan.layout == "stepwise":
-        return build_steps(ctx, record, plan.columns, plan.steps, _common(ctx, record, plan))
+        steps = read_text_list(ctx, record, plan.columns["steps"])
+        return build_steps(ctx, record, steps, plan.columns, plan.steps, _common(ctx, record, plan))
     if plan.layout == "multi_response":
         return MultiResponseExample(
             **_common(ctx, record, plan),

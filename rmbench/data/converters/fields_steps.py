@@ -87,11 +87,10 @@ def read_first_error(
 
 
 def build_steps(
-    ctx: ConvertContext, record: Record, columns: Mapping[str, str], opts: StepOptions, common: dict[str, Any]
+    ctx: ConvertContext, record: Record, steps: list[str], columns: Mapping[str, str], opts: StepOptions,
+    common: dict[str, Any],
 ) -> StepwiseExample:
-    """One stepwise example from a record; ``common`` holds id, subset, cluster, prompt and meta."""
-    from rmbench.data.converters.fields import read_text_list
-
-    steps = read_text_list(ctx, record, columns["steps"])
+    """One stepwise example from a record and its ``steps`` (read by the caller); ``common`` holds id,
+    subset, cluster, prompt and meta."""
     first_error = read_first_error(ctx, record, columns["first_error"], len(steps), opts)
     return StepwiseExample(**common, steps=tuple(steps), first_error=first_error)
