@@ -30,21 +30,22 @@ Chat servers give no reward scores or prompt log-probabilities: ``sequence_score
 The HTTP client is ``httpx`` (the ``api`` extra); its API-compatible successor ``httpx2``, which
 huggingface_hub 2 installs, is used when ``httpx`` itself is absent. Neither is imported until a
 backend is built.
+The HTTP client lookup, URLs, backoff and ``Retry-After`` timing and server error messages live in
+:mod:`rmbench.backends.openai_transport`; reading an HTTP 200 body lives in
+:mod:`rmbench.backends.openai_response`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import email.utils
-import importlib
 import os
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from rmbench.backends import Capability, Generation, GenerationRequest
 from rmbench.backends.openai_response import (  # noqa: F401  (re-exported: part of this module's API)
@@ -53,26 +54,20 @@ from rmbench.backends.openai_response import (  # noqa: F401  (re-exported: part
     match_choice_logprobs,
     read_completion,
 )
+from rmbench.backends.openai_transport import (  # noqa: F401  (re-exported: part of this module's API)
+    API_INSTALL_HINT,
+    backoff_seconds,
+    chat_completions_url,
+    import_http_client,
+    is_retryable_status,
+    redact_url,
+    retry_after_seconds,
+    server_message,
+)
 from rmbench.errors import BackendRefused, UserError
 
-API_INSTALL_HINT = "pip install 'rmbench[api]'"
 MAX_TOP_LOGPROBS = 20
 """The most alternatives per position the OpenAI API returns (``top_logprobs`` 0..20)."""
-
-_CLIENT_MODULES = ("httpx", "httpx2")
-
-
-def import_http_client() -> Any:
-    """The ``httpx`` module, else ``httpx2``; :class:`UserError` with the install hint if neither is there."""
-    for name in _CLIENT_MODULES:
-        try:
-            return importlib.import_module(name)
-        except ImportError:
-            continue
-    raise UserError(
-        "the OpenAI-compatible backend needs the HTTP client httpx, which is not installed",
-        hint=API_INSTALL_HINT,
-    )
 
 
 @dataclass(frozen=True)
@@ -135,99 +130,6 @@ class ApiStats:
     failed: int = 0
     seconds: float = 0.0
 
-
-def redact_url(url: str) -> str:
-    """``url`` without user, password, query or fragment (which may carry credentials).
-
-    >>> redact_url("https://user:secret@api.example.com:8443/v1/?key=abc")
-    'https://api.example.com:8443/v1'
-    """
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    netloc = f"{host}:{port}" if port else host
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-
-
-def chat_completions_url(base_url: str) -> str:
-    """``base_url`` + ``/chat/completions``, keeping any query string.
-
-    >>> chat_completions_url("http://127.0.0.1:8000/v1/")
-    'http://127.0.0.1:8000/v1/chat/completions'
-    """
-    parts = urlsplit(base_url)
-    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/chat/completions", fragment=""))
-
-
-def backoff_seconds(attempt: int, initial: float, cap: float, rng: random.Random) -> float:
-    """Wait after failed attempt ``attempt`` (0-based): ``min(cap, initial * 2**attempt) * U[0.5, 1)``.
-
-    >>> backoff_seconds(3, 1.0, 60.0, random.Random(0)) < 8.0
-    True
-    """
-    return min(cap, initial * 2.0**attempt) * (0.5 + 0.5 * rng.random())
-
-
-def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """The server's requested wait: ``retry-after-ms`` (milliseconds), else ``Retry-After`` as
-    seconds or an HTTP date. None when absent or unreadable; never negative.
-
-    >>> retry_after_seconds({"retry-after": "2"})
-    2.0
-    >>> retry_after_seconds({"retry-after-ms": "250", "retry-after": "9"})
-    0.25
-    """
-    lowered = {k.lower(): v for k, v in headers.items()}
-    if "retry-after-ms" in lowered:
-        try:
-            return max(0.0, float(lowered["retry-after-ms"]) / 1000.0)
-        except ValueError:
-            pass
-    value = lowered.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def is_retryable_status(status: int) -> bool:
-    """429 (rate limited) and 5xx (server trouble) are worth retrying; other 4xx are not."""
-    return status == 429 or 500 <= status <= 599
-
-
-def server_message(body: bytes, limit: int = 500) -> str:
-    """The server's error text: ``error.message`` or ``message`` of a JSON body, else the raw body."""
-    import json
-
-    text = body.decode("utf-8", errors="replace").strip()
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = None
-    if isinstance(data, Mapping):
-        error = data.get("error")
-        if isinstance(error, Mapping) and error.get("message"):
-            text = str(error["message"])
-        elif isinstance(error, str):
-            text = error
-        elif data.get("message"):
-            text = str(data["message"])
-        elif data.get("detail"):
-            text = str(data["detail"])
-    text = " ".join(text.split())
-    return (text[: limit - 3] + "...") if len(text) > limit else (text or "(empty body)")
 
 
 class OpenAIBackend:

@@ -19,14 +19,14 @@ it pays: the tokens saved must exceed the padding its members' different lengths
 the group's sequences go to the plain path). Measured on SmolLM2-135M (CPU, fp32): 2.8x faster with
 ~450-token prompts and four responses; on par on LLMBar, whose prompts are ~20% of the tokens.
 
-Only this module and :mod:`rmbench.backends.transformers.forward` (with rmbench.backends.embedded and
-rmbench.testing.tiny) import torch at import time; the forward module is imported only from here.
+Only this module, :mod:`rmbench.backends.transformers.forward` and
+:mod:`rmbench.backends.transformers.device` (with rmbench.backends.embedded and rmbench.testing.tiny)
+import torch at import time; the forward and device modules are imported only from here.
 """
 
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,12 +40,12 @@ from rmbench.backends import Capability
 from rmbench.backends.batching import pack_by_budget, shared_prefix_length, truncate
 from rmbench.backends.model_source import locate_model, sha256_hex, tokenizer_digest, weights_digest
 from rmbench.backends.threads import apply_threads
+from rmbench.backends.transformers.device import DTYPES, resolve_device, resolve_dtype
 from rmbench.backends.transformers.forward import CausalForward, ClassifierForward, Group, Request, is_oom
 from rmbench.backends.transformers.model_limits import check_trained_head, resolve_max_length
 from rmbench.errors import UserError
 
 Head = Literal["seq-cls", "causal-lm"]
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 LOGITS_BYTES = 1 << 30
 """Cap on the float32 logits one log-prob batch may hold (vocabulary x kept positions x 4 bytes)."""
 T = TypeVar("T")
@@ -85,7 +85,7 @@ class ModelConfig:
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        if self.dtype not in ("auto", *_DTYPES):
+        if self.dtype not in ("auto", *DTYPES):
             raise UserError(f"unknown dtype '{self.dtype}'", hint="use auto, float32, bfloat16 or float16")
         if self.truncation_side not in ("left", "right"):
             raise UserError(f"unknown truncation side '{self.truncation_side}'", hint="use left or right")
@@ -112,49 +112,6 @@ class BackendStats:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def resolve_device(spec: str) -> torch.device:
-    """``"auto"`` -> ``cuda`` when available, else ``cpu``; anything else is parsed by torch."""
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(spec)
-    except (RuntimeError, ValueError) as exc:
-        raise UserError(f"unknown device '{spec}' ({exc})", hint="use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"device '{spec}' asked for, but torch sees no CUDA device", hint="use --device cpu")
-    return device
-
-
-def resolve_dtype(name: str, device: torch.device, checkpoint_dtype: Any = None) -> torch.dtype:
-    """The torch dtype to load with; refuses float16 on CPU (no fast kernels: ~100x slower here)."""
-    if name == "float16" and device.type == "cpu":
-        raise UserError(
-            "float16 on CPU is refused: CPUs have no fast float16 matrix kernels "
-            "(about 1-2 GFLOP/s here, ~100x slower than float32)",
-            hint="use --dtype bfloat16 (fast on CPUs with AVX-512 bf16) or float32",
-        )
-    if name == "bfloat16" and device.type == "cpu" and not _cpu_has_fast_bf16():
-        warnings.warn(
-            "bfloat16 on a CPU without native bf16 instructions (no AVX-512 BF16 / AMX): expect it to be "
-            "several times slower than float32 (measured ~8x on an AVX2 EPYC)",
-            stacklevel=3,
-        )
-    if name != "auto":
-        return _DTYPES[name]
-    if device.type == "cpu":
-        return torch.float32
-    if isinstance(checkpoint_dtype, str):
-        checkpoint_dtype = _DTYPES.get(checkpoint_dtype)
-    return checkpoint_dtype if checkpoint_dtype in (torch.bfloat16, torch.float16) else torch.float32
-
-
-def _cpu_has_fast_bf16() -> bool:
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return True  # unknown: do not warn
 
 
 class TransformersBackend:
