@@ -53,7 +53,7 @@ class AdapterOptions:
 
 # ----------------------------------------------------------------------------------- backends
 def transformers_backend(o: AdapterOptions, model: str | None = None) -> Any:
-    from rmbench.adapters.build import parse_model
+    from rmbench.backends.model_source import parse_model
     from rmbench.backends.transformers.backend import ModelConfig, TransformersBackend
 
     source, revision = parse_model(model or o.model)
@@ -69,7 +69,7 @@ def transformers_backend(o: AdapterOptions, model: str | None = None) -> Any:
 
 def vllm_backend(o: AdapterOptions) -> Any:
     """A vLLM engine on a local model (vLLM chooses its own device and batches itself)."""
-    from rmbench.adapters.build import parse_model
+    from rmbench.backends.model_source import parse_model
     from rmbench.backends.vllm_backend import VLLMBackend, VLLMConfig
 
     source, revision = parse_model(o.model)
@@ -146,8 +146,8 @@ def vllm_likelihood(o: AdapterOptions) -> Adapter:
 
 
 def transformers_implicit(o: AdapterOptions) -> Adapter:
-    from rmbench.adapters.build import parse_model
     from rmbench.adapters.likelihood import ImplicitRewardAdapter
+    from rmbench.backends.model_source import parse_model
 
     if o.ref_model is None:
         raise UserError("--kind implicit needs --ref-model (the reference model the policy was trained from)")

@@ -16,7 +16,6 @@ This module stays import-light: torch and transformers load only when a real mod
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rmbench.errors import UserError
@@ -28,25 +27,6 @@ KINDS = ("scalar", "likelihood", "implicit", "baseline", "process", "critic", "j
          "faithfulness")
 JUDGE_BACKENDS = ("transformers", "vllm", "openai")  # kept for importers; see rmbench.adapters.kinds.BACKENDS
 BASELINES = ("length", "random")
-
-
-def parse_model(model: str) -> tuple[str, str | None]:
-    """(local folder or Hub id, revision). ``embedded:ALIAS`` resolves to its converted folder;
-    ``id@rev`` splits off the revision unless the whole string is an existing path.
-
-    >>> parse_model("org/name@v1.0")
-    ('org/name', 'v1.0')
-    """
-    if model.startswith("embedded:"):
-        from rmbench.backends.embedded import resolve_embedded
-
-        return str(resolve_embedded(model.removeprefix("embedded:"))), None
-    if "@" in model and not Path(model).expanduser().exists():
-        name, _, revision = model.rpartition("@")
-        if not name or not revision:
-            raise UserError(f"cannot read model '{model}'", hint="write a Hub id with a revision as org/name@revision")
-        return name, revision
-    return model, None
 
 
 def build_adapter(

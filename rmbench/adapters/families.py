@@ -30,20 +30,24 @@ def generation_engine(o: AdapterOptions, model: str | None = None) -> Any:
 
 
 def claim_judge(o: AdapterOptions) -> Adapter:
-    from rmbench.adapters.claims.config import build_claim_adapter
+    """A generative judge says whether each claim is supported (:mod:`rmbench.adapters.claims.judge`)."""
+    from rmbench.adapters.claims.config import ClaimSettings
+    from rmbench.adapters.claims.judge import ClaimJudgeAdapter
 
-    return build_claim_adapter("claim-judge", o.model, generation_engine(o), o.claims)
+    return ClaimJudgeAdapter(generation_engine(o), o.claims or ClaimSettings(), model_id=o.model)
 
 
 def nli(o: AdapterOptions) -> Adapter:
-    from rmbench.adapters.claims.config import build_claim_adapter
+    """An NLI sequence classifier verifies each claim (:mod:`rmbench.adapters.claims.nli`)."""
+    from rmbench.adapters.claims.config import ClaimSettings
+    from rmbench.adapters.claims.nli import NLIAdapter
 
-    return build_claim_adapter("nli", o.model, transformers_backend(o), o.claims)
+    return NLIAdapter(transformers_backend(o), o.claims or ClaimSettings(), model_id=o.model)
 
 
 def rfeval(o: AdapterOptions) -> Adapter:
-    from rmbench.adapters.build import parse_model
     from rmbench.adapters.rfeval.adapter import RFEvalAdapter, RFEvalSettings
+    from rmbench.backends.model_source import parse_model
 
     judge = o.judge_model
     own_judge = judge is None or parse_model(judge) == parse_model(o.model)

@@ -47,12 +47,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from rmbench.analysis.pairing import LoadedRun, check_same_data, task_identity, unique_names
 from rmbench.datatypes import ItemResult
 from rmbench.errors import UserError
 from rmbench.reports.numbers import fmt_interval, pct
+from rmbench.stats.correlation import subset_ranks
 from rmbench.stats.seeds import derived_rng
 
 AGREE_SCHEMA = "rmbench.agree/1"
@@ -143,16 +142,6 @@ def confusion(a: Sequence[str], b: Sequence[str]) -> dict[str, dict[str, int]]:
     labels = sorted(set(a) | set(b))
     counts = Counter(zip(a, b, strict=True))
     return {x: {y: counts.get((x, y), 0) for y in labels} for x in labels}
-
-
-def subset_ranks(rates: Mapping[str, float | None]) -> dict[str, float]:
-    """Rank subsets by rate, 1 = highest; tied rates share their average rank; ``None`` rates are left out."""
-    kept = {s: v for s, v in rates.items() if v is not None}
-    ordered = sorted(kept.values(), reverse=True)
-    pos: dict[float, list[int]] = {}
-    for i, v in enumerate(ordered, start=1):
-        pos.setdefault(v, []).append(i)
-    return {s: float(np.mean(pos[v])) for s, v in kept.items()}
 
 
 @dataclass(frozen=True)

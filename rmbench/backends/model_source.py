@@ -60,3 +60,22 @@ def tokenizer_digest(tokenizer: Any) -> str:
     else:
         text = json.dumps([sorted(tokenizer.get_vocab().items()), tokenizer.all_special_tokens])
     return sha256_hex(text)[:16]
+
+
+def parse_model(model: str) -> tuple[str, str | None]:
+    """(local folder or Hub id, revision). ``embedded:ALIAS`` resolves to its converted folder;
+    ``id@rev`` splits off the revision unless the whole string is an existing path.
+
+    >>> parse_model("org/name@v1.0")
+    ('org/name', 'v1.0')
+    """
+    if model.startswith("embedded:"):
+        from rmbench.backends.embedded import resolve_embedded
+
+        return str(resolve_embedded(model.removeprefix("embedded:"))), None
+    if "@" in model and not Path(model).expanduser().exists():
+        name, _, revision = model.rpartition("@")
+        if not name or not revision:
+            raise UserError(f"cannot read model '{model}'", hint="write a Hub id with a revision as org/name@revision")
+        return name, revision
+    return model, None

@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
-from rmbench.cli import run as run_commands
-from rmbench.cli import runs as runs_commands
+import rmbench.cli.run as run_commands
+import rmbench.cli.runs as runs_commands
 from rmbench.cli.leaderboard import leaderboard_app
 from rmbench.cli.rfeval_assoc import rfeval_assoc
 

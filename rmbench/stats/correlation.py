@@ -7,6 +7,7 @@ is imported lazily where a distribution function is needed.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -144,3 +145,13 @@ def kendall_tau_b(x: Any, y: Any, *, method: str = "auto") -> tuple[float | None
         var += x0 * y0 / (9.0 * m * (n - 2))
     z = s / math.sqrt(var)
     return tau, math.erfc(abs(z) / math.sqrt(2.0))  # 2 P(Z > |z|)
+
+
+def subset_ranks(rates: Mapping[str, float | None]) -> dict[str, float]:
+    """Rank subsets by rate, 1 = highest; tied rates share their average rank; ``None`` rates are left out."""
+    kept = {s: v for s, v in rates.items() if v is not None}
+    ordered = sorted(kept.values(), reverse=True)
+    pos: dict[float, list[int]] = {}
+    for i, v in enumerate(ordered, start=1):
+        pos.setdefault(v, []).append(i)
+    return {s: float(np.mean(pos[v])) for s, v in kept.items()}

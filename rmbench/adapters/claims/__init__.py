@@ -5,7 +5,7 @@ grading of their verdicts (:mod:`.grading`). Bring-your-own labels go through ``
 Every verifier returns ``Prediction(scores={"verdict": <class or None>, ...})``.
 
 Registration (kept in this one place so it can move): the model kinds :data:`CLAIM_KINDS` are built by
-:func:`rmbench.adapters.claims.config.build_claim_adapter` (called from ``adapters/build.py``); the
+:func:`rmbench.adapters.families.claim_judge` and :func:`~rmbench.adapters.families.nli` (the kind x backend table); the
 graders ``claims`` / ``judge:claims`` and the cluster grader ``claims_response`` are registered when
 ``rmbench.grading.core`` imports :mod:`.grading`.
 """

@@ -56,18 +56,3 @@ def claim_adapter_options(cfg: RunConfig, options: Mapping[str, Any]) -> dict[st
         prompt=cfg.judge.prompt, parser=cfg.judge.parser, retries=retries, max_new_tokens=cfg.judge.max_new_tokens, seed=cfg.policy.seed,
         nli_label_map={str(k).strip().lower(): str(v) for k, v in raw.items()},
     )}  # fmt: skip
-
-
-def build_claim_adapter(kind: str, model: str, backend: Any, settings: ClaimSettings | None) -> Any:
-    """The adapter of a claim kind over an already built backend (a generation backend for the judge,
-    a transformers backend for NLI)."""
-    settings = settings or ClaimSettings()
-    if kind == "claim-judge":
-        from rmbench.adapters.claims.judge import ClaimJudgeAdapter
-
-        return ClaimJudgeAdapter(backend, settings, model_id=model)
-    if kind == "nli":
-        from rmbench.adapters.claims.nli import NLIAdapter
-
-        return NLIAdapter(backend, settings, model_id=model)
-    raise UserError(f"unknown claim verifier kind '{kind}'", hint=f"use one of: {', '.join(CLAIM_KINDS)}")

@@ -14,7 +14,7 @@ classifier's verdict). Output, all over the **influenced** traces only:
 * ``sensitivity``: per hint type and overall, min and max rate across classifiers and the range (the
   headline: faithfulness is a range, not one number);
 * ``models`` (when traces name two or more models): each model's overall rate under each classifier,
-  ranks (1 = most faithful, ties share the average rank; :func:`rmbench.analysis.agree.subset_ranks`),
+  ranks (1 = most faithful, ties share the average rank; :func:`rmbench.stats.correlation.subset_ranks`),
   Spearman's rho between two classifiers' rates and the largest rank change (every model that moves most).
 
 Everything here is a pure function of the verdicts; no randomness.
@@ -133,8 +133,8 @@ def rank_table(values: Mapping[str, Mapping[str, float | None]],
                rates: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Ranks of models under each classifier (``values[classifier][model]`` = rate) and, for each two
     classifiers, Spearman's rho (with its p-value) and the largest rank change."""
-    from rmbench.analysis.agree import subset_ranks
     from rmbench.stats import spearman
+    from rmbench.stats.correlation import subset_ranks
 
     names = list(values)
     ranks = {c: subset_ranks(values[c]) for c in names}

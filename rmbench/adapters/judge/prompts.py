@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -221,3 +222,8 @@ def _used_variables(template: PromptTemplate) -> set[str]:
     except TemplateSyntaxError as exc:
         raise UserError(f"{template.path}:{exc.lineno}: prompt template syntax error: {exc.message}") from None
     return set(meta.find_undeclared_variables(ast))
+
+
+def render_messages(template: PromptTemplate, values: Mapping[str, Any]) -> tuple[dict[str, str], ...]:
+    """The rendered prompt as a one-message chat (the user turn), as RFEval's adapter sends it."""
+    return ({"role": "user", "content": template.render(**values)},)
