@@ -5,7 +5,7 @@ gate" is executed in that order, in a folder laid out as the README assumes: ``D
 data folder, ``./my-rm``, ``./policy`` ... are tiny real models (random weights, real tokenizer and
 loading path), and ``prefs.csv``, ``hh.jsonl``, ``steps.jsonl``, ``my_scores.jsonl`` and
 ``my_task.yaml`` are small files written here. The one change made to the commands: each
-``rmbench run`` gets ``--limit 2`` (``--limit 40`` becomes ``--limit 1``), so the whole README runs in a
+``rmbench run`` gets ``--limit 2`` (a ``--limit`` it has becomes ``--limit 1``), so the whole README runs in a
 few minutes on two CPU cores; everything else is the README's text.
 """
 
@@ -102,9 +102,14 @@ def test_every_readme_command_runs_as_written(
     cwd = tmp_path / "work"
     cwd.mkdir()
     other_rm = build_tiny_model(tmp_path / "rm-v2", kind="seq-cls", tokenizer_dir=smollm2_dir, seed=1)
+    nli = build_tiny_model(tmp_path / "nli", kind="seq-cls", tokenizer_dir=smollm2_dir, num_labels=3)
+    config = json.loads((nli / "config.json").read_text())  # an NLI model names its labels
+    config["id2label"] = {"0": "entailment", "1": "neutral", "2": "contradiction"}
+    config["label2id"] = {v: int(k) for k, v in config["id2label"].items()}
+    (nli / "config.json").write_text(json.dumps(config))
     sft = build_tiny_model(tmp_path / "sft", kind="causal-lm", tokenizer_dir=smollm2_dir, seed=1)
     links = {"DATA": data_dir, "my-rm": tiny_rm_dir, "my-rm-v2": other_rm, "policy": tiny_lm_dir,
-             "dpo-policy": tiny_lm_dir, "sft": sft, "judge-llm": tiny_lm_dir, "prm": tiny_lm_dir}
+             "dpo-policy": tiny_lm_dir, "sft": sft, "judge-llm": tiny_lm_dir, "prm": tiny_lm_dir, "nli": nli}
     for name, target in links.items():
         (cwd / name).symlink_to(target)
     _write_user_files(cwd, data_dir)
@@ -141,3 +146,8 @@ def test_every_readme_command_runs_as_written(
     assert "reproduce from their runs" in verify
     assert (cwd / "leaderboard.html").stat().st_size > 1000
     assert (cwd / "gate.xml").exists() and (cwd / "cmp.md").exists()
+    # the task families: every claim is graded, the faithfulness runs report their own blocks
+    for task, key in (("factscore", "macro_f1"), ("rfeval", "rf"), ("cot-faithfulness", "influenced")):
+        run_summary = json.loads(next((cwd / "runs" / task).glob("*/summary.json")).read_text())
+        assert run_summary["data"]["n_items"] > 0
+        assert key in json.dumps(run_summary["results"]), (task, key)
