@@ -134,7 +134,8 @@ def test_every_readme_command_runs_as_written(
     items = [json.loads(x) for x in (cwd / "runs/my-rm-llmbar/items.jsonl").read_text().splitlines()]
     acc = sum(i["metrics"]["accuracy"] for i in items) / len(items)
     assert summary["results"]["overall"]["metrics"]["accuracy"]["value"] == pytest.approx(acc)
-    pairs = json.loads(next((cwd / "runs/pairs").glob("*/summary.json")).read_text())
+    pairs = next(s for s in (json.loads(p.read_text()) for p in (cwd / "runs/pairs").glob("*/summary.json"))
+                 if "prefs.csv" in json.dumps(s["data"]["source"]))
     assert pairs["data"]["n_items"] == 2 and "prefs.csv" in json.dumps(pairs["data"]["source"])
     # the length baseline prefers the longer answer: right on rows 1-2, wrong on row 3 (limit 2 reads 2)
     assert pairs["results"]["overall"]["baselines"]["length"]["accuracy"]["value"] == pytest.approx(1.0)

@@ -39,7 +39,7 @@ def test_every_converter_module_is_in_the_table() -> None:
     """A converter module added without its line in CONVERTERS would be unreachable by name."""
     folder = Path(__file__).parents[1] / "rmbench" / "data" / "converters"
     modules = {p.stem for p in folder.glob("*.py") if "\ndef convert(" in p.read_text()}
-    assert modules == set(CONVERTERS.names())
+    assert modules <= set(CONVERTERS.names())  # more entries: modules with several converters
 
 
 def test_grading_needs_no_import_for_side_effects() -> None:
