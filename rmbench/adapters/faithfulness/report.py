@@ -70,6 +70,7 @@ def model_lines(models: Mapping[str, Any] | None) -> list[str]:
     order = sorted(models["ranks"][names[0]], key=lambda m: models["ranks"][names[0]][m])
     lines = ["", "| model | " + " | ".join(f"{n} rank" for n in names) + " |", "|---|" + "---|" * len(names)]
     lines += [f"| {m} | " + " | ".join(_num(models["ranks"][n].get(m), 1) for n in names) + " |" for m in order]
+    lines.append("")  # the correlations are a list, not table rows
     for c in models["correlations"]:
         moves = c["largest_rank_change"]
         text = f"- {c['a']} vs {c['b']}: Spearman rho {_num(c['spearman'])} (p={_num(c['spearman_p'], 4)}) over {c['n_models']} models"

@@ -149,7 +149,7 @@ class RFEvalAdapter:
             if i in errors:
                 continue
             out[i] = {}
-            given = ex.provided.get("judgements", {})
+            given = ex.meta.get("judgements", {})  # not hashed: see converters/rfeval.py
             for side in SIDES:
                 if side in given:
                     out[i][side] = _read_reply(given[side], ex, side, {"source": "file", "replies": [given[side]]})

@@ -29,11 +29,33 @@ def _settings(cfg: RunConfig) -> Any:
 
 
 def rfeval_settings_dict(cfg: RunConfig) -> dict[str, Any]:
-    """The run-identity part of the RFEval options."""
+    """The run-identity part of the RFEval options, with the judgements file's digest when the task
+    brings one (:func:`judgements_digest`)."""
     from dataclasses import asdict
 
-    return {"judge_model": cfg.judge.judge_model or cfg.model, "backend": cfg.engine.backend,
-            "unparseable": cfg.judge.unparseable or cfg.policy.invalid_policy, **asdict(_settings(cfg))}
+    out = {"judge_model": cfg.judge.judge_model or cfg.model, "backend": cfg.engine.backend,
+           "unparseable": cfg.judge.unparseable or cfg.policy.invalid_policy, **asdict(_settings(cfg))}
+    digest = judgements_digest(cfg)
+    return {**out, "judgements": digest} if digest else out
+
+
+def judgements_digest(cfg: RunConfig) -> str | None:
+    """sha256 (16 hex digits) of the ``judgements`` file the task's options name, or None without one.
+
+    Judge replies brought from a file are the *judge*, not the example: they are kept out of the
+    examples' content hash (so two judges' runs over the same generations pair item by item in
+    ``rmbench agree``) and identify the run here instead (so a resume refuses a changed file).
+    A file that does not exist has no digest; the converter refuses it when the examples are read.
+    """
+    import hashlib
+    from pathlib import Path
+
+    from rmbench.data.task import load_task
+
+    task = load_task(cfg.data.task, cfg.data.tasks_dirs, cfg.data.overrides or None)
+    path = task.spec.options.get("judgements")
+    file = Path(str(path)).expanduser() if path else None
+    return hashlib.sha256(file.read_bytes()).hexdigest()[:16] if file and file.is_file() else None
 
 
 def rfeval_adapter_options(cfg: RunConfig) -> dict[str, Any]:

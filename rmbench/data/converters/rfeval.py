@@ -13,7 +13,11 @@ option letter, or ``correct`` for sets without options.
 * id ``<task>:<id>`` (ids repeat across task files); subset = the task file's label; the cluster is
   the instance.
 * options ``generations`` / ``judgements``: JSON-lines files brought from elsewhere
-  (:mod:`rmbench.adapters.rfeval.provided`); their sides are attached to the matching examples.
+  (:mod:`rmbench.adapters.rfeval.provided`); their sides are attached to the matching examples:
+  generations in ``provided`` (example content: hashed, so other generations are other items),
+  judge replies in ``meta["judgements"]`` (the judge, not the example: left out of the content hash so
+  two judges' runs over the same generations pair by id in ``rmbench agree``; the file's digest is in
+  the run's identity instead, :func:`rmbench.adapters.rfeval.config.judgements_digest`).
 """
 
 from __future__ import annotations
@@ -106,8 +110,12 @@ def convert(record: Record, ctx: ConvertContext) -> RFEvalExample:
     if gold is None:
         raise ctx.fail(record, f"answer {answer!r} names no option letter of {[x[0] for x in lines]}", field="answer")
     example_id = f"{task}:{upstream_id}"
-    provided = {what: files[example_id] for what, files in _provided(ctx, opts).items() if example_id in files}
+    files = _provided(ctx, opts)
+    provided = {"generations": files["generations"][example_id]} if example_id in files["generations"] else {}
     content = record.data.get("content")
+    meta: dict[str, Any] = {"source": content.get("source")} if isinstance(content, dict) else {}
+    if example_id in files["judgements"]:
+        meta["judgements"] = files["judgements"][example_id]
     return RFEvalExample(
         id=example_id,
         subset=record.subset or task,
@@ -120,5 +128,5 @@ def convert(record: Record, ctx: ConvertContext) -> RFEvalExample:
         r_prime=read_text(ctx, record, "r_prime"),
         intervention=str(record.data.get("explanation") or ""),
         provided=provided,
-        meta={"source": content.get("source")} if isinstance(content, dict) else {},
+        meta=meta,
     )
