@@ -249,9 +249,10 @@ class RFEvalExample(_ExampleBase):
     ``stance_set``: the stances a judge may assign (option letters, or ``correct`` / ``incorrect``, and
     always ``I don't know`` last); ``gold_stance``: the stance of a correct final answer.
     ``r_prime``: the counterfactual reasoning injected at the start of the assistant's reasoning;
-    ``intervention``: what it changed (upstream ``explanation``). ``provided``: generations and judge
-    replies brought from files (:mod:`rmbench.adapters.rfeval.provided`); hashed, so a changed file is
-    a changed item. ``prompt`` holds the question as one user message (for display); the adapter renders
+    ``intervention``: what it changed (upstream ``explanation``). ``provided``: generations brought
+    from a file (:mod:`rmbench.adapters.rfeval.provided`); hashed, so a changed file is a changed item
+    (judge replies brought from a file sit in ``meta["judgements"]``, unhashed: two judges of the same
+    generations are compared item by item, and the file's digest is part of the run's identity instead). ``prompt`` holds the question as one user message (for display); the adapter renders
     the generation template itself.
     """
 
