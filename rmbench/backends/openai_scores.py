@@ -117,6 +117,7 @@ class ClassifyScores:
     def max_length(self) -> int:
         if self._max_length is None:
             self._max_length = self._ask_max_model_len()
+            self.used = True  # described from now on (the adapter describes itself before scoring)
         return self._max_length
 
     def results(self, groups: Sequence[Sequence[Sequence[int]]]) -> list[list[float] | Failed]:
