@@ -2,7 +2,8 @@
 
 Runs in the main environment: refusal happens before any engine is imported, so neither vLLM nor a
 server is needed. Before the table, ``--kind critic --backend vllm`` silently ran on transformers and
-``--kind scalar --backend openai`` silently ignored ``--backend``.
+``--kind scalar --backend openai`` silently ignored ``--backend`` (it now runs on vLLM's ``/classify``:
+tests/test_openai_backend.py).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def test_every_table_entry_names_a_known_kind_backend_and_factory() -> None:
     assert set(KIND_NEEDS.values()) <= set(CAPABILITIES)
 
 
-@pytest.mark.parametrize(("kind", "backend"), [("scalar", "openai"), ("likelihood", "openai"), ("implicit", "vllm")])
+@pytest.mark.parametrize(("kind", "backend"), [("likelihood", "openai"), ("process", "openai"), ("implicit", "vllm")])
 def test_unsupported_pair_is_refused_with_the_supported_pairs(kind: str, backend: str) -> None:
     with pytest.raises(UserError) as info:
         build_adapter("/nonexistent/model", kind, backend=backend, ref_model="/x" if kind == "implicit" else None)
@@ -71,22 +72,23 @@ def test_require_names_backend_and_capability() -> None:
 def test_cli_refuses_an_unsupported_pair_with_exit_2(tmp_path: Path, tiny_rm_dir: Path) -> None:
     """The real command line: exit code 2, one message naming the pairs that work, nothing loaded."""
     cmd = [
-        sys.executable, "-m", "rmbench.cli.commands", "run", "--model", str(tiny_rm_dir), "--kind", "scalar",
+        sys.executable, "-m", "rmbench.cli.commands", "run", "--model", str(tiny_rm_dir), "--kind", "likelihood",
         "--backend", "openai", "--task", "pairs", "--data-file", str(_pairs_file(tmp_path)),
         "--out", str(tmp_path / "run"),
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2, done.stdout + done.stderr
     err = " ".join((done.stdout + done.stderr).split())
-    assert "--kind scalar does not run on --backend openai" in err
-    assert "scalar/transformers" in err and "scalar/vllm" in err and "judge/openai" in err
+    assert "--kind likelihood does not run on --backend openai" in err
+    assert "likelihood/transformers" in err and "scalar/openai" in err and "judge/openai" in err
     assert "Traceback" not in err
 
 
-def test_openai_backend_declares_generation_only() -> None:
+def test_openai_backend_declares_generation_and_scores_only() -> None:
     from rmbench.backends.openai_backend import OpenAIBackend, OpenAIOptions
 
     backend = OpenAIBackend(OpenAIOptions(base_url="http://127.0.0.1:9/v1", model="m"))
     require(backend, "generation")
-    with pytest.raises(BackendRefused, match="openai backend cannot score sequences"):
-        require(backend, "sequence_scores", needed_by="--kind scalar")
+    require(backend, "sequence_scores")  # through a vLLM server's /classify
+    with pytest.raises(BackendRefused, match="openai backend cannot give log-probabilities"):
+        require(backend, "token_logprobs", needed_by="--kind likelihood")

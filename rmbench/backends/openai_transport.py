@@ -3,7 +3,8 @@
 Pure helpers of :mod:`rmbench.backends.openai_backend` (which re-exports them): which HTTP client
 module to use (``httpx``, else ``httpx2``), the ``/chat/completions`` URL and its credential-free form
 for records, the exponential backoff with jitter, the server's ``Retry-After`` / ``retry-after-ms``
-wait, which HTTP statuses are worth retrying, and the server's own error message from a body.
+wait, which HTTP statuses are worth retrying, and the server's own error message from a body; and
+what one request is (:class:`Job`) and how a request that got no answer ends (:class:`Failed`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import email.utils
 import importlib
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -21,6 +23,25 @@ from rmbench.errors import UserError
 API_INSTALL_HINT = "pip install 'rmbench[api]'"
 
 _CLIENT_MODULES = ("httpx", "httpx2")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One request: POST ``body`` (JSON) to ``url``; ``read(content, attempts)`` turns an HTTP 200
+    body into the result, raising ``MalformedResponse`` for a body worth retrying."""
+
+    url: str
+    body: dict[str, Any]
+    read: Callable[[bytes, int], Any]
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A request that got no usable answer: the error as the server gave it (status and message),
+    and the attempts made (0: not sent because the server looked down)."""
+
+    error: str
+    attempts: int
 
 
 def import_http_client() -> Any:
