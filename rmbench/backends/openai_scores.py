@@ -26,16 +26,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from rmbench.backends.batching import truncate
 from rmbench.backends.openai_response import MalformedResponse
 from rmbench.backends.openai_transport import Failed, Job, redact_url, server_message
 from rmbench.errors import UserError
-
-if TYPE_CHECKING:
-    from rmbench.backends.openai_backend import OpenAIBackend
 
 
 def server_root_url(base_url: str, route: str) -> str:
@@ -94,7 +91,7 @@ def read_classify(content: bytes, n: int, label_index: int) -> tuple[list[float]
 class ClassifyScores:
     """The ``sequence_scores`` side of one :class:`OpenAIBackend` (built with it; no request until used)."""
 
-    def __init__(self, backend: OpenAIBackend) -> None:
+    def __init__(self, backend: Any) -> None:  # the OpenAIBackend that builds this (it imports this module)
         self.backend = backend
         self.url = server_root_url(backend.options.base_url, "/classify")
         self.used = False
