@@ -100,7 +100,7 @@ def file_names(subsets: list[str]) -> dict[str, str]:
     else with unsafe characters replaced by ``_`` and a short hash so two subsets never share a file.
 
     >>> file_names(["llmbar-natural", "a/b"])
-    {'llmbar-natural': 'llmbar-natural', 'a/b': 'a_b-6f1ed002'}
+    {'llmbar-natural': 'llmbar-natural', 'a/b': 'a_b-c14cddc0'}
     """
     from rmbench.names import name_problem
 

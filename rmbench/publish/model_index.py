@@ -34,7 +34,7 @@ def eval_results(summary: Mapping[str, Any], spec: Mapping[str, Any], repo_id: s
     task, cfg, data = summary["task"], summary["config"], summary["data"]
     hub = spec.get("hub")
     read_hub = data.get("source", {}).get("kind") == "hub"
-    common = {
+    common: dict[str, Any] = {
         "task_type": _TASK_TYPES.get(str(cfg["kind"]), TEXT_GENERATION),
         "task_name": f"reward model evaluation ({task['name']} v{task['version']}, rmbench)",
         "dataset_type": hub["path"] if hub else repo_id,
