@@ -62,6 +62,8 @@ def load_run_target(path: Path) -> RunTarget:
             and ITEMS_FILE not in missing else None
         raise UserError(f"{path}: not a finished run directory (missing {', '.join(missing)})", hint=hint)
     loaded = load_run_dir(path)
+    if not loaded.items:
+        raise UserError(f"{path / ITEMS_FILE}: no items scored, nothing to publish")
     summary = read_json(path / SUMMARY_FILE)
     if not isinstance(summary, dict) or "results" not in summary:
         raise UserError(f"{path / SUMMARY_FILE}: not a run summary (no 'results')")
