@@ -79,9 +79,9 @@ def score_cell(est: Mapping[str, Any] | None, conf: int, *, bar: bool = False) -
     title = f"{_pts(v)} points, {conf}% CI " + (f"{_pts(lo)} to {_pts(hi)}" if known else "not available")
     title += f", n = {n}" if n is not None else ""
     drawn = None
-    if bar and known:
-        left = max(0.0, lo) * 100
-        drawn = (left, max(0.5, min(1.0, hi) * 100 - left), min(100.0, max(0.0, v * 100)))
+    if bar and lo is not None and hi is not None:
+        left = max(0.0, float(lo)) * 100
+        drawn = (left, max(0.5, min(1.0, float(hi)) * 100 - left), min(100.0, max(0.0, float(v) * 100)))
     return Cell(_pts(v), f"{v:.6f}", title=title, ci=f"[{_pts(lo)}, {_pts(hi)}]" if known else "", bar=drawn,
                 css="ci")
 
