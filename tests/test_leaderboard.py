@@ -190,3 +190,60 @@ def test_render_page_is_self_contained(board: Path, tmp_path: Path) -> None:
     for e in doc["entries"]:
         assert e["name"] in text
     assert "statistically tied with" in text
+    # the plotly page (issue 16): one figure per leaderboard with its bundle inline, a panel per entry
+    html = page.read_text()
+    assert html.count('class="plot"') == 1 and "Plotly.newPlot" in html
+    assert text.count("rmbench leaderboard verify") >= len(doc["entries"])
+    assert {"section", "subset"} <= set(text.split())
+
+
+def test_entries_carry_sections_baseline_and_provenance(board: Path) -> None:
+    doc = json.loads(board.read_text())
+    for e in doc["entries"]:
+        assert set(e["sections"]) == {"Natural", "Adversarial"}  # tasks/llmbar.yaml scoring.sections
+        assert e["sections"]["Natural"]["subsets"] == ["llmbar-natural"]
+        assert 0 <= e["baselines"]["length"]["accuracy"]["value"] <= 1
+        assert e["provenance"]["rmbench_version"]
+    length = next(e for e in doc["entries"] if e["name"] == "baseline:length")
+    mine, own = length["baselines"]["length"]["accuracy"], length["overall"]["metrics"]["accuracy"]
+    assert (mine["value"], mine["n"]) == (own["value"], own["n"])  # same grading (the bootstrap stream differs)
+
+
+def test_verify_checks_the_new_fields_and_accepts_files_without_them(board: Path, runs_root: Path) -> None:
+    doc = json.loads(board.read_text())
+    doc["entries"][0]["provenance"]["rmbench_version"] = "9.9.9"
+    doc["entries"][1]["sections"]["Natural"]["metrics"]["accuracy"]["value"] = 0.123
+    found = {(p.entry, p.field) for p in verify_leaderboard(doc, runs_root)}
+    assert found == {(doc["entries"][0]["name"], "provenance.rmbench_version"),
+                     (doc["entries"][1]["name"], "sections.Natural.metrics.accuracy.value")}
+    old = json.loads(board.read_text())  # a file written before the fields existed
+    for e in old["entries"]:
+        for key in ("sections", "baselines", "provenance"):
+            del e[key]
+    assert verify_leaderboard(old, runs_root) == []
+
+
+def test_render_without_plotly_says_how_to_install_it(board: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sys.modules['plotly...'] = None`` makes the import fail as it does where plotly is not installed."""
+    from rmbench.analysis.leaderboard import load_leaderboard
+    from rmbench.reports.leaderboard_page import render_page
+
+    for mod in ("plotly", "plotly.graph_objects", "plotly.io"):
+        monkeypatch.setitem(sys.modules, mod, None)
+    with pytest.raises(UserError, match="plotly") as info:
+        render_page(load_leaderboard(board))
+    assert "pip install 'rmbench[page]'" in str(info.value)
+
+
+def test_render_defaults_to_the_leaderboards_folder(board: Path, tmp_path: Path) -> None:
+    def render(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "rmbench.cli", "leaderboard", "render", *args], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)
+
+    empty = render("--out", "empty.html")
+    assert empty.returncode == 2 and "leaderboards/*.json" in empty.stderr
+    (tmp_path / "leaderboards").mkdir()
+    shutil.copy(board, tmp_path / "leaderboards" / "llmbar.json")
+    proc = render("--out", "page.html")
+    assert proc.returncode == 0, proc.stderr
+    assert "rmbench leaderboard verify leaderboards/llmbar.json" in (tmp_path / "page.html").read_text()

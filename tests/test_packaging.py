@@ -61,6 +61,7 @@ def test_wheel_contains_tasks_prompts_and_samples(wheel: Path) -> None:
             assert f"rmbench/_builtin/prompts/{prompt.name}" in names, prompt.name
         for sample in sorted((REPO / "rmbench" / "samples").iterdir()):
             assert f"rmbench/samples/{sample.name}" in names, sample.name
+        assert "rmbench/reports/templates/leaderboard.html.j2" in names  # the leaderboard page's template
     assert not any(n.startswith(("tasks/", "prompts/")) for n in names)  # nothing outside the package
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from rmbench import __version__
+from rmbench.analysis.entry_details import comparable, entry_details
 from rmbench.analysis.pairing import (
     LoadedRun,
     check_same_data,
@@ -74,6 +75,7 @@ def entry_numbers(run: LoadedRun) -> dict[str, Any]:
             "run_json_sha256": sha256_file(run.path / RUN_FILE),
             "items_jsonl_sha256": sha256_file(run.path / ITEMS_FILE),
         },
+        **entry_details(run.run, res),  # sections, length baseline, model hashes (the page shows them)
     }
 
 
@@ -302,6 +304,7 @@ def verify_leaderboard(doc: Mapping[str, Any], runs_root: Path | None = None,
         out += [Mismatch(name, k, expected[k], got[k]) for k in expected if expected[k] != got[k]]
         diffs: list[tuple[str, Any, Any]] = []
         fresh = entry_numbers(run)
+        fresh = comparable(entry, fresh)  # a file from before the optional fields: checked without them
         _diff({k: entry.get(k) for k in fresh}, fresh, "", diffs)
         out += [Mismatch(name, f, r, c) for f, r, c in diffs]
         runs.append(run)

@@ -66,13 +66,20 @@ def leaderboard_verify(
 
 @leaderboard_app.command("render")
 def leaderboard_render(
-    file: Annotated[Path, typer.Argument(help="Leaderboard JSON file.")],
+    files: Annotated[Optional[list[Path]], typer.Argument(
+        help="Leaderboard JSON files (default: leaderboards/*.json); one section of the page each.")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path("leaderboard.html"),
 ) -> None:
-    """Write a static, self-contained HTML page (sortable table with confidence intervals)."""
+    """Write a static, self-contained HTML page: sortable tables with intervals, section and subset
+    columns, a plot per task (plotly, inline) and each model's manifest. Needs rmbench[page]."""
     from rmbench.analysis.leaderboard import load_leaderboard
+    from rmbench.errors import UserError
     from rmbench.reports.leaderboard_page import render_page
     from rmbench.results.files import atomic_write_text
 
-    atomic_write_text(out, render_page(load_leaderboard(file)))
-    console(stderr=True).print(f"[green]wrote[/green] {out}")
+    paths = list(files or sorted(Path("leaderboards").glob("*.json")))
+    if not paths:
+        raise UserError("no leaderboard files given and none in leaderboards/*.json",
+                        hint="rmbench leaderboard build RUNS... writes one")
+    atomic_write_text(out, render_page([load_leaderboard(p) for p in paths], [p.as_posix() for p in paths]))
+    console(stderr=True).print(f"[green]wrote[/green] {out} ({len(paths)} leaderboard(s))")

@@ -162,6 +162,12 @@ class EntryBlock(_Open):
     metrics: dict[str, Estimate]
 
 
+class EntrySection(_Open):
+    subsets: list[str] = []
+    n_items: int | None = Field(None, description="None for a section that is a mean of its subsets")
+    metrics: dict[str, Estimate]
+
+
 class LeaderboardEntry(_Open):
     name: str
     rank: int
@@ -174,6 +180,10 @@ class LeaderboardEntry(_Open):
     overall: EntryBlock
     subsets: dict[str, EntryBlock]
     manifest: dict[str, str] = Field(description="sha256 of the run's run.json and items.jsonl")
+    sections: dict[str, EntrySection] | None = Field(None, description="the task's sections (scoring.sections)")
+    baselines: dict[str, dict[str, Estimate]] | None = Field(None, description="overall estimates of each baseline")
+    provenance: dict[str, str] | None = Field(
+        None, description="model weights / tokenizer / chat-template hashes, revision, rmbench version of the run")
 
 
 class LeaderboardTask(_Open):
