@@ -120,7 +120,7 @@ def pad_check(tokenizer: Any, model_pad_id: int | None, sequences: Sequence[Sequ
         return CheckResult(name, "warn", value + "; this model pools via pad_token_id, so those sequences are "
                            "read at an earlier token", "give the tokenizer a dedicated pad token ([PAD]) in the model config")
     if inside or pad is None or used == eos or (sequences is None and not pools_from_mask):
-        return CheckResult(name, "info", value + "; rmbench pools at the last real token from the attention mask",
+        return CheckResult(name, "info", value + "; rmbench masks padding and finds each row's last real token from the attention mask",
                            "harmless for rmbench; code finding the last token via pad_token_id can misread these")
     return CheckResult(name, "pass", value)
 
