@@ -153,7 +153,9 @@ def _adapter_and_manifest(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, m
         adapter = _build_adapter(cfg, task, exset.examples)
     else:
         return None, read_json(manifest_path)
-    return adapter, build_manifest(cfg, task, exset, adapter.describe())
+    from rmbench.doctor.setup import with_setup
+
+    return adapter, build_manifest(cfg, task, exset, with_setup(adapter, adapter.describe()))
 
 
 def _build_adapter(cfg: RunConfig, task: LoadedTask, examples: Sequence[Example]) -> Adapter:
@@ -294,7 +296,8 @@ def _baseline_applies(chunk: Sequence[Example]) -> bool:
 
 
 def write_outputs(run_dir: Path, summary: Mapping[str, Any]) -> None:
+    from rmbench.doctor.setup import read_setup
     from rmbench.reports.run_report import render_markdown
 
     atomic_write_json(run_dir / SUMMARY_FILE, summary)
-    atomic_write_text(run_dir / REPORT_FILE, render_markdown(summary))
+    atomic_write_text(run_dir / REPORT_FILE, render_markdown(summary, setup=read_setup(run_dir)))

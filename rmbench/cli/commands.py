@@ -15,6 +15,7 @@ import typer
 
 import rmbench.cli.run as run_commands
 import rmbench.cli.runs as runs_commands
+from rmbench.cli.doctor import doctor
 from rmbench.cli.faithfulness_rank import faithfulness_rank
 from rmbench.cli.leaderboard import leaderboard_app
 from rmbench.cli.publish import publish
@@ -58,6 +59,7 @@ app.add_typer(leaderboard_app, name="leaderboard")
 app.command()(publish)
 app.command("rfeval-assoc")(rfeval_assoc)
 app.command("faithfulness-rank")(faithfulness_rank)
+app.command()(doctor)
 
 
 def main() -> None:

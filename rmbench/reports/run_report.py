@@ -57,7 +57,11 @@ def source_line(source: Mapping[str, Any]) -> str:
     return f"{source.get('kind', '?')} source `{source.get('location', '?')}`"
 
 
-def render_markdown(summary: Mapping[str, Any]) -> str:
+def render_markdown(summary: Mapping[str, Any], setup: Mapping[str, Any] | None = None) -> str:
+    """``report.md``; ``setup`` is the ``setup.json`` of ``rmbench doctor --out`` (its checks join the
+    "Set-up" section)."""
+    from rmbench.doctor.setup import setup_lines
+
     task, model, cfg, data = summary["task"], summary["model"], summary["config"], summary["data"]
     res = summary["results"]
     header, rows = table_rows(summary)
@@ -82,6 +86,7 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
     lines += _section_score_lines(res)
     lines += faithfulness_lines(summary)
     lines += ["", *[f"- **Warning:** {w}." for w in res.get("warnings", [])], *_notes(summary)]
+    lines += setup_lines(summary, setup)
     if summary["task"].get("notes"):
         lines += ["", "## Task notes", "", str(summary["task"]["notes"]).strip()]
     timing = summary.get("timing") or {}

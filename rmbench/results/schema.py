@@ -118,6 +118,8 @@ class ModelInfo(_Open):
     process: dict[str, Any] | None = None
     critic: dict[str, Any] | None = None
     judge: dict[str, Any] | None = None
+    setup: list[dict[str, str]] | None = Field(
+        None, description="set-up checks recorded at load time (name, status, value, advice); see docs/doctor.md")
 
     @property
     def chat_template(self) -> str | None:

@@ -270,6 +270,21 @@ class TransformersBackend:
         self.stats.sequences += len(requests)
         return out
 
+    # ------------------------------------------------------------- diagnostics (rmbench doctor)
+    @property
+    def hf_config(self) -> Any:
+        """The model's transformers config, as loaded."""
+        return self._hf_config
+
+    def runner(self, method: Literal["sequence_scores", "token_logprobs"]) -> ClassifierForward | CausalForward:
+        """The loaded forward runner of ``method`` (its model, pad id and pooling), so a diagnostic can run
+        the same forward on batches it chooses (:mod:`rmbench.doctor.numeric`)."""
+        return self._runner("seq-cls" if method == "sequence_scores" else "causal-lm")
+
+    def request(self, seq: Sequence[int], start: int | None = None) -> Request:
+        """``seq`` truncated exactly as the scoring methods truncate it (and counted in :attr:`stats`)."""
+        return self._request(seq, start)
+
     # ----------------------------------------------------------------------------- internals
     def _request(self, seq: Sequence[int], start: int | None) -> Request:
         """Truncate one sequence and count it; ``start=None`` for scoring (no log-probs wanted)."""
