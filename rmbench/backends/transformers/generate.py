@@ -130,13 +130,16 @@ def generate(
             groups.setdefault((r.max_new_tokens, tuple(r.stop)), []).append(i)
     for (max_new, stop), members in groups.items():
         if settings.prefix_reuse and _reuse(model, settings, [encoded[i] for i in members]):
+            import torch
+
             from rmbench.backends.transformers.prefix_reuse import StopRule, generate_shared
 
             rule = StopRule(_eos_ids(model), stop, max_new)
-            gens, ran = generate_shared(model, tokenizer, [requests[i] for i in members], [encoded[i] for i in members],
-                                        device, rule, settings.max_batch_size, settings.token_budget)
-            for i, g in zip(members, gens, strict=True):
-                out[i] = g
+            rows, ran = generate_shared(model, tokenizer, [encoded[i] for i in members], device, rule,
+                                        settings.max_batch_size, settings.token_budget)
+            for i, (toks, first_logits) in zip(members, rows, strict=True):
+                first = torch.log_softmax(first_logits, dim=-1) if requests[i].choices else None
+                out[i] = read_generation(tokenizer, requests[i], toks, rule.eos_ids, len(encoded[i]), first)
             stats.reused_requests += len(members)
             stats.prompt_tokens += sum(len(encoded[i]) for i in members)
             stats.prompt_tokens_run += ran
@@ -232,23 +235,29 @@ def _run_batch(
         )
     new_tokens = result.sequences[:, width:].tolist()
     first_logprobs = torch.log_softmax(result.logits[0].float(), dim=-1) if result.logits else None
-    out = []
-    for row, (req, toks) in enumerate(zip(reqs, new_tokens, strict=True)):
-        end = next((k for k, t in enumerate(toks) if t in eos_ids), None)
-        kept = toks if end is None else toks[:end]
-        text, stopped = cut_at_stop(tokenizer.decode(kept, skip_special_tokens=True), req.stop)
-        finish = "stop" if end is not None or stopped else "length"
-        choice_lp = None
-        if req.choices and first_logprobs is not None:
-            ids = choice_token_ids(tokenizer, req.choices)
-            choice_lp = {c: float(first_logprobs[row, t]) for c, t in ids.items()}
-        out.append(
-            Generation(
-                text=text,
-                finish_reason=finish,
-                prompt_tokens=len(prompts[row]),
-                completion_tokens=len(kept) + (1 if end is not None else 0),
-                choice_logprobs=choice_lp,
-            )
-        )
-    return out
+    return [
+        read_generation(tokenizer, req, toks, eos_ids, len(prompts[row]),
+                        first_logprobs[row] if first_logprobs is not None else None)
+        for row, (req, toks) in enumerate(zip(reqs, new_tokens, strict=True))
+    ]
+
+
+def read_generation(tokenizer: Any, req: GenerationRequest, toks: Sequence[int], eos_ids: Any, prompt_tokens: int,
+                    first_logprobs: Any) -> Generation:
+    """One row's generated ids -> :class:`Generation`: text cut at the first EOS and at the first stop
+    string; ``choice_logprobs`` read from the first position's log-softmax (a vocabulary vector)."""
+    end = next((k for k, t in enumerate(toks) if t in eos_ids), None)
+    kept = list(toks if end is None else toks[:end])
+    text, stopped = cut_at_stop(tokenizer.decode(kept, skip_special_tokens=True), req.stop)
+    finish = "stop" if end is not None or stopped else "length"
+    choice_lp = None
+    if req.choices and first_logprobs is not None:
+        ids = choice_token_ids(tokenizer, req.choices)
+        choice_lp = {c: float(first_logprobs[t]) for c, t in ids.items()}
+    return Generation(
+        text=text,
+        finish_reason=finish,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=len(kept) + (1 if end is not None else 0),
+        choice_logprobs=choice_lp,
+    )

@@ -31,8 +31,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rmbench.backends import Generation, GenerationRequest
-
 MIN_SAVED_SHARE = 0.25
 """Sharing is used when it skips at least this share of a group's prompt tokens."""
 
@@ -172,40 +170,20 @@ def decode(model: Any, tokenizer: Any, rows: Sequence[Prefilled], rule: StopRule
     return tokens
 
 
-def to_generation(tokenizer: Any, req: GenerationRequest, prompt: Prefilled, toks: list[int],
-                  rule: StopRule) -> Generation:
-    """A :class:`Generation` read like the batched path's (text cut at EOS and at a stop string)."""
-    import torch
-
-    from rmbench.backends.transformers.generate import choice_token_ids, cut_at_stop
-
-    end = next((k for k, t in enumerate(toks) if t in rule.eos_ids), None)
-    kept = toks if end is None else toks[:end]
-    text, stopped = cut_at_stop(tokenizer.decode(kept, skip_special_tokens=True), req.stop)
-    choice_lp = None
-    if req.choices:
-        first = torch.log_softmax(prompt.logits, dim=-1)
-        choice_lp = {c: float(first[t]) for c, t in choice_token_ids(tokenizer, req.choices).items()}
-    return Generation(
-        text=text, finish_reason="stop" if end is not None or stopped else "length", prompt_tokens=len(prompt.ids),
-        completion_tokens=len(kept) + (1 if end is not None else 0), choice_logprobs=choice_lp,
-    )
-
-
-def generate_shared(model: Any, tokenizer: Any, reqs: Sequence[GenerationRequest], prompts: Sequence[list[int]],
-                    device: Any, rule: StopRule, max_rows: int, token_budget: int) -> tuple[list[Generation], int]:
-    """Greedy generations for requests sharing ``max_new_tokens`` and stop strings, in order; also the
-    number of prompt tokens run (the rest were reused)."""
+def generate_shared(model: Any, tokenizer: Any, prompts: Sequence[list[int]], device: Any, rule: StopRule,
+                    max_rows: int, token_budget: int) -> tuple[list[tuple[list[int], Any]], int]:
+    """Greedy generation for prompts sharing ``rule``, in order: (generated ids, float32 logits at the
+    first generated position) per prompt; also the number of prompt tokens run (the rest were reused)."""
     order = sorted(range(len(prompts)), key=lambda i: prompts[i])
-    out: list[Generation | None] = [None] * len(prompts)
+    out: list[tuple[list[int], Any] | None] = [None] * len(prompts)
     ran = 0
     for block in blocks([len(prompts[i]) + rule.max_new_tokens for i in order], token_budget, max_rows):
         idx = [order[b] for b in block]
         done, n = prefill(model, [prompts[i] for i in idx], device)
         ran += n
         for i, p, toks in zip(idx, done, decode(model, tokenizer, done, rule), strict=True):
-            out[i] = to_generation(tokenizer, reqs[i], p, toks, rule)
-    return [g for g in out if g is not None], ran
+            out[i] = (toks, p.logits)
+    return [row for row in out if row is not None], ran
 
 
 def blocks(lengths: Sequence[int], token_budget: int, max_rows: int) -> list[list[int]]:
