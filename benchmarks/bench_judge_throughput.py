@@ -10,6 +10,14 @@ interpreter to measure both backends in one run)::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_judge_throughput.py [--items 20] [--max-new-tokens 8]
         [--model embedded:smollm2-135m-instruct] [--data-dir DIR] [--backends transformers,vllm]
+
+``--felm``: FELM segment checks (one request per segment, the task's own prompt and token limit) on
+the transformers backend without and with prompt-prefix reuse
+(:mod:`rmbench.backends.transformers.prefix_reuse`), alternated ``--rounds`` times in this one process
+(the machine may be shared: the ratio is what counts, not the absolute speed); prints items/s of each
+and the ratio, and whether the verdicts are the same::
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_judge_throughput.py --felm [--items 6] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -68,6 +76,51 @@ def _measure(name: str, model_dir: str, examples: list[Any], args: argparse.Name
     }  # fmt: skip
 
 
+def _felm_examples(data_dir: Path, n: int) -> list[Any]:
+    from rmbench.data.examples import load_examples
+    from rmbench.data.task import load_task
+
+    exset = load_examples(load_task("felm").spec, data_dir, limit=max(1, -(-n // 5)))  # spread over the 5 domains
+    return exset.examples[:n]
+
+
+def _felm_run(model_dir: str, examples: list[Any], reuse: bool, chunk: int) -> tuple[float, list[Any], Any]:
+    """Seconds to judge ``examples`` in chunks of ``chunk`` items (as ``rmbench run`` does), the verdict
+    texts, and the backend's generation counts; the model is loaded and warmed up before timing."""
+    from rmbench.adapters.judge.adapter import JudgeAdapter, JudgeSettings
+    from rmbench.backends.transformers.backend import ModelConfig, TransformersBackend
+
+    backend = TransformersBackend(ModelConfig(model=model_dir, dtype="float32", threads=1, prefix_sharing=reuse))
+    adapter = JudgeAdapter(backend, JudgeSettings(), model_id="felm-bench")
+    adapter.score(examples[:1])
+    t = time.perf_counter()
+    preds = [p for i in range(0, len(examples), chunk) for p in adapter.score(examples[i : i + chunk])]
+    wall = time.perf_counter() - t
+    texts = [a["text"] for p in preds for a in p.scores["judge"]["asks"]]
+    return wall, texts, backend.generate_stats
+
+
+def felm_main(args: argparse.Namespace, model_dir: str) -> None:
+    examples = _felm_examples(args.data_dir, args.items)
+    segments = sum(len(e.segments) for e in examples)
+    print(f"FELM: {len(examples)} items, {segments} segments, model {args.model}, float32, 1 thread, "
+          f"chunks of {args.chunk} items; alternating without / with prefix reuse, {args.rounds} round(s)")
+    times: dict[bool, list[float]] = {False: [], True: []}
+    texts: dict[bool, list[Any]] = {}
+    for r in range(args.rounds):
+        for reuse in (False, True) if r % 2 == 0 else (True, False):
+            wall, texts[reuse], stats = _felm_run(model_dir, examples, reuse, args.chunk)
+            times[reuse].append(wall)
+            extra = (f", prompt tokens run {stats.prompt_tokens_run} of {stats.prompt_tokens}" if reuse else "")
+            print(f"  round {r + 1} {'with' if reuse else 'without'} reuse: {wall:.1f} s, "
+                  f"{len(examples) / wall:.3f} items/s{extra}", flush=True)
+    before, after = sum(times[False]), sum(times[True])
+    same = sum(a == b for a, b in zip(texts[False], texts[True], strict=True))
+    print(f"items/s without reuse {len(examples) * args.rounds / before:.3f}, with reuse "
+          f"{len(examples) * args.rounds / after:.3f}: ratio {before / after:.2f}x (summed over rounds)")
+    print(f"same judge text on {same} of {len(texts[True])} segments")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="embedded:smollm2-135m-instruct")
@@ -76,11 +129,17 @@ def main() -> None:
     parser.add_argument("--max-batch-size", type=int, default=16)
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--backends", default="transformers,vllm")
+    parser.add_argument("--felm", action="store_true", help="FELM segments: without vs with prefix reuse")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--chunk", type=int, default=8, help="--felm: items per adapter call (rmbench run: 8)")
     args = parser.parse_args()
 
-    from rmbench.adapters.build import parse_model
+    from rmbench.backends.model_source import parse_model
 
     model_dir, _ = parse_model(args.model)
+    if args.felm:
+        felm_main(args, model_dir)
+        return
     examples = _examples(args.data_dir, args.items)
     wanted = [b.strip() for b in args.backends.split(",") if b.strip()]
     if "vllm" in wanted and importlib.util.find_spec("vllm") is None:

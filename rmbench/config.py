@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
+from rmbench.backends.vllm_config import ExecutorBackend, VLLMParallel
 from rmbench.errors import UserError
 
 Kind = Literal[
@@ -102,9 +103,28 @@ class EngineOptions:
     allow_random_head: bool = False
     # items scored between two appends to items.jsonl; None: rmbench.runner.chunk_size_for
     chunk_size: int | None = _option(None, at_least=1)
+    # --backend vllm only (rmbench.backends.vllm_config.VLLMParallel); the lengths are max_length
+    tensor_parallel_size: int = _option(1, at_least=1)
+    pipeline_parallel_size: int = _option(1, at_least=1)
+    data_parallel_size: int = _option(1, at_least=1)
+    gpu_memory_utilization: float | None = None  # None: vLLM's default (0.9)
+    distributed_executor_backend: ExecutorBackend = "auto"
 
     def __post_init__(self) -> None:
         check_options(self)
+        parallel = self.vllm_parallel()  # checks the values
+        if self.backend != "vllm" and parallel != VLLMParallel():
+            changed = [f.name for f in fields(parallel) if getattr(parallel, f.name) != f.default]
+            raise UserError(f"--{changed[0].replace('_', '-')} applies to --backend vllm only (this run uses "
+                            f"--backend {self.backend})")
+
+    def vllm_parallel(self) -> VLLMParallel:
+        """The vLLM parallelism options as :class:`rmbench.backends.vllm_config.VLLMParallel` (checked)."""
+        return VLLMParallel(
+            tensor_parallel_size=self.tensor_parallel_size, pipeline_parallel_size=self.pipeline_parallel_size,
+            data_parallel_size=self.data_parallel_size, gpu_memory_utilization=self.gpu_memory_utilization,
+            distributed_executor_backend=self.distributed_executor_backend,
+        )
 
 
 @dataclass(frozen=True)

@@ -289,3 +289,45 @@ def test_run_process_causal_lm_head_on_vllm_matches_transformers(tmp_path: Path,
 def test_run_process_token_cls_head_on_vllm_matches_transformers(tmp_path: Path, tiny_tokcls_dir: Path) -> None:
     data = _rows_file(tmp_path / "steps.jsonl", STEP_ROWS)
     _compare(tmp_path, "--model", str(tiny_tokcls_dir), "--kind", "process", *STEP_FLAGS, "--data-file", str(data))
+
+
+# --- vLLM parallelism options (issue 17 item 4) --------------------------------------------------
+def test_parallel_options_reach_the_engine(tiny_lm_dir: Path) -> None:
+    """The real engine is built with rmbench's keywords (on CPU only size 1 runs: sizes, memory share)."""
+    from rmbench.backends.vllm_config import VLLMParallel
+
+    parallel = VLLMParallel(tensor_parallel_size=1, pipeline_parallel_size=1, gpu_memory_utilization=0.5)
+    with VLLMBackend(VLLMConfig(model=str(tiny_lm_dir), dtype="float32", max_model_len=512,
+                                parallel=parallel)) as backend:
+        backend.prepare("generation")
+        config = backend._llm.llm_engine.vllm_config
+        assert config.parallel_config.tensor_parallel_size == 1
+        assert config.parallel_config.pipeline_parallel_size == 1
+        assert config.parallel_config.distributed_executor_backend == "uni"
+        assert config.cache_config.gpu_memory_utilization == 0.5
+        assert config.cache_config.enable_prefix_caching is True
+        assert config.model_config.max_model_len == 512
+
+
+def test_run_records_parallel_options_in_run_json(tmp_path: Path, tiny_lm_dir: Path) -> None:
+    """``rmbench run --backend vllm`` with sizes 1: the options are in run.json's model block (outside
+    the run's identity, which the parallel layout does not change)."""
+    import json
+    import subprocess
+    import sys
+
+    data = _rows_file(tmp_path / "pairs.jsonl", PAIR_ROWS)
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "rmbench.cli.commands", "run", "--model", str(tiny_lm_dir), "--kind", "likelihood",
+           "--task", "pairs", "--data-file", str(data), "--backend", "vllm", "--dtype", "float32",
+           "--max-length", "512", "--tensor-parallel-size", "1", "--pipeline-parallel-size", "1",
+           "--gpu-memory-utilization", "0.5", "--out", str(out), "--quiet"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    model = json.loads((out / "run.json").read_text())["model"]
+    assert model["parallel"] == {
+        "tensor_parallel_size": 1, "pipeline_parallel_size": 1, "data_parallel_size": 1,
+        "gpu_memory_utilization": 0.5, "distributed_executor_backend": "auto", "executor_used": "uni",
+    }
+    assert model["distributed_executor_backend"] == "uni"
+    assert model["max_model_len"] == 512

@@ -49,6 +49,7 @@ class AdapterOptions:
     rfeval: Any = None  # RFEval settings (rmbench.adapters.rfeval)
     judge_model: str | None = None  # RFEval: a separate judge model (None: the model judges itself)
     faithfulness: Any = None  # CoT faithfulness settings (rmbench.adapters.faithfulness)
+    vllm_parallel: Any = None  # rmbench.backends.vllm_config.VLLMParallel (None: one worker)
 
 
 # ----------------------------------------------------------------------------------- backends
@@ -77,8 +78,11 @@ def vllm_backend(o: AdapterOptions) -> Any:
         raise UserError("the vLLM backend does not take a Hub revision", hint="pass a local folder")
     if o.device != "auto":
         raise UserError(f"--device {o.device} does not apply to --backend vllm (vLLM places the model itself)")
+    from rmbench.backends.vllm_config import VLLMParallel
+
     return VLLMBackend(VLLMConfig(model=source, dtype=o.dtype, max_model_len=o.max_length,  # type: ignore[arg-type]
-                                  truncation_side=o.truncation_side, seed=o.seed))  # type: ignore[arg-type]
+                                  truncation_side=o.truncation_side, seed=o.seed,  # type: ignore[arg-type]
+                                  parallel=o.vllm_parallel or VLLMParallel()))
 
 
 def openai_backend(o: AdapterOptions) -> Any:

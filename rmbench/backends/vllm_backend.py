@@ -8,7 +8,8 @@ in-process with the settings measured on CPU machines (``docs/backends.md``):
 - ``VLLM_CPU_KVCACHE_SPACE`` (GiB) from :attr:`VLLMConfig.kv_cache_gib` (default 1): unset, vLLM
   reserves about 16 GiB of RAM on CPU and starts in 45 s.
 - ``LLM(enforce_eager=True, distributed_executor_backend="uni")``: no graph capture or compilation,
-  one worker in this process.
+  one worker in this process (when every parallel size is 1; :class:`VLLMParallel` otherwise lets
+  vLLM choose its executor). The keywords are built by :func:`rmbench.backends.vllm_config.engine_kwargs`.
 - ``dtype="auto"`` is float32 on CPU (float16 is refused there: no fast kernels); prefix caching is
   on, so requests sharing a prompt prefix (both orders of a judged pair share their instructions)
   compute it once.
@@ -32,7 +33,7 @@ from typing import Any, Literal
 
 from rmbench.backends import Capability, Generation, GenerationRequest
 from rmbench.backends.batching import flatten_groups, regroup, truncate
-from rmbench.backends.vllm_config import VLLMConfig, VLLMStats
+from rmbench.backends.vllm_config import VLLMConfig, VLLMStats, engine_kwargs
 from rmbench.backends.vllm_generation import CHOICE_TOP_LOGPROBS, chat_ids, sampling_params, to_generation
 from rmbench.errors import UserError
 
@@ -100,26 +101,13 @@ class VLLMBackend:
             return self._llm
         self.close()
         started = time.perf_counter()
-        kwargs: dict[str, Any] = {
-            "model": self.config.model,
-            "runner": runner,
-            "dtype": self.engine_dtype,
-            "seed": self.config.seed,
-            "enforce_eager": True,
-            "distributed_executor_backend": "uni",
-            "trust_remote_code": self.config.trust_remote_code,
-        }
-        if self.config.max_model_len is not None:
-            kwargs["max_model_len"] = self.config.max_model_len
+        kwargs = engine_kwargs(self.config, runner, self.engine_dtype, CHOICE_TOP_LOGPROBS)
         if hf_overrides:
             kwargs.update(convert="classify", hf_overrides=dict(hf_overrides))
         if task:
             from vllm.config import PoolerConfig
 
             kwargs["pooler_config"] = PoolerConfig(task=task)
-        if runner == "generate":
-            kwargs["enable_prefix_caching"] = self.config.enable_prefix_caching
-            kwargs["max_logprobs"] = CHOICE_TOP_LOGPROBS
         try:
             self._llm = self._vllm.LLM(**kwargs)
         except (OSError, ValueError) as exc:
@@ -334,7 +322,8 @@ class VLLMBackend:
             "seed": self.config.seed,
             "enable_prefix_caching": self.config.enable_prefix_caching,
             "enforce_eager": True,
-            "distributed_executor_backend": "uni",
+            "distributed_executor_backend": self.config.parallel.executor() or "vllm-default",
+            "parallel": self.config.parallel.describe(),
             "choice_top_logprobs": CHOICE_TOP_LOGPROBS,
             "env": {
                 name: os.environ.get(name)

@@ -22,6 +22,13 @@ from rmbench.cli.options import (
     task_overrides,
 )
 from rmbench.cli.output import console
+from rmbench.cli.vllm_options import (
+    DataParallel,
+    DistributedExecutor,
+    GpuMemoryUtilization,
+    PipelineParallel,
+    TensorParallel,
+)
 from rmbench.config import (
     Aggregation,
     BackendName,
@@ -128,6 +135,11 @@ def run(
         typer.Option(help="Items scored between appends to items.jsonl (default 8 for transformers judges, else 64).",
                      rich_help_panel=MODEL),
     ] = None,
+    tensor_parallel_size: TensorParallel = 1,
+    pipeline_parallel_size: PipelineParallel = 1,
+    data_parallel_size: DataParallel = 1,
+    gpu_memory_utilization: GpuMemoryUtilization = None,
+    distributed_executor_backend: DistributedExecutor = "auto",
     seed: Annotated[int, typer.Option(help="Seed for every random choice: bootstrap resamples, baseline:random, "
                                            "judge position swaps and sampling.", rich_help_panel=POLICIES)] = 0,
     tie_policy: Annotated[Optional[Policy], typer.Option(help="How a tie is graded (default: the task's).",
@@ -235,6 +247,9 @@ def run(
         dtype=dtype, device=device, max_length=max_length, force_max_length=force_max_length,
         truncation_side=truncation_side, token_budget=token_budget, max_batch_size=max_batch_size, threads=threads,
         backend=backend, api_base=api_base, allow_random_head=allow_random_head, chunk_size=chunk_size,
+        tensor_parallel_size=tensor_parallel_size, pipeline_parallel_size=pipeline_parallel_size,
+        data_parallel_size=data_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
+        distributed_executor_backend=distributed_executor_backend,
     )
     policy = PolicyOptions(
         seed=seed, tie_policy=tie_policy, invalid_policy=invalid_policy, inconsistent_policy=inconsistent_policy,

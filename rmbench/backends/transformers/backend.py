@@ -42,6 +42,7 @@ from rmbench.backends.model_source import locate_model, sha256_hex, tokenizer_di
 from rmbench.backends.threads import apply_threads
 from rmbench.backends.transformers.device import DTYPES, resolve_device, resolve_dtype
 from rmbench.backends.transformers.forward import CausalForward, ClassifierForward, Group, Request, is_oom
+from rmbench.backends.transformers.generate import GenerateStats
 from rmbench.backends.transformers.model_limits import check_trained_head, resolve_max_length
 from rmbench.errors import UserError
 
@@ -137,6 +138,7 @@ class TransformersBackend:
             config.max_length, self._hf_config, self._tokenizer, force=config.force_max_length
         )
         self.stats = BackendStats()
+        self.generate_stats = GenerateStats()
         self._runners: dict[Head, ClassifierForward | CausalForward] = {}
         self._notes: dict[Head, dict[str, Any]] = {}
         self._weights_digest: str | None = None
@@ -216,6 +218,7 @@ class TransformersBackend:
             "token_budget": self.config.token_budget,
             "max_batch_size": self.config.max_batch_size,
             "batch_cost": self.config.batch_cost,
+            "generation_prefix_reuse": self.config.prefix_sharing,  # greedy: rmbench.backends.transformers.prefix_reuse
             "tokenizer_sha256": tokenizer_digest(self._tokenizer),
             "chat_template_sha256": sha256_hex(template)[:16] if isinstance(template, str) else None,
             "transformers_version": transformers.__version__,
@@ -262,10 +265,11 @@ class TransformersBackend:
         from rmbench.backends.transformers.generate import generate as run_generate
 
         model = self._runner("causal-lm").model
-        settings = GenerateSettings(self.config.token_budget, self.config.max_batch_size, self.max_length)
+        settings = GenerateSettings(self.config.token_budget, self.config.max_batch_size, self.max_length,
+                                    prefix_reuse=self.config.prefix_sharing)
         t0 = time.perf_counter()
         with torch.inference_mode():
-            out = run_generate(model, self._tokenizer, requests, self.device, settings)
+            out = run_generate(model, self._tokenizer, requests, self.device, settings, self.generate_stats)
         self.stats.forward_seconds += time.perf_counter() - t0
         self.stats.sequences += len(requests)
         return out

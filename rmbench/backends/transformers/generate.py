@@ -39,6 +39,16 @@ class GenerateSettings:
     token_budget: int = 16384
     max_batch_size: int = 16
     max_length: int = 4096
+    prefix_reuse: bool = True  # greedy groups sharing prompt prefixes: rmbench.backends.transformers.prefix_reuse
+
+
+@dataclass
+class GenerateStats:
+    """Prompt tokens of greedy requests run through prefix reuse, and how many of them were computed."""
+
+    reused_requests: int = 0
+    prompt_tokens: int = 0
+    prompt_tokens_run: int = 0
 
 
 def encode_chat(
@@ -98,9 +108,12 @@ def generate(
     requests: Sequence[GenerationRequest],
     device: Any,
     settings: GenerateSettings | None = None,
+    stats: GenerateStats | None = None,
 ) -> list[Generation]:
-    """One :class:`Generation` per request, in order (see the module docs for the rules)."""
+    """One :class:`Generation` per request, in order (see the module docs for the rules); ``stats``
+    counts the prompt tokens prefix reuse saved."""
     settings = settings or GenerateSettings()
+    stats = stats if stats is not None else GenerateStats()
     encoded: list[list[int]] = []
     cut: list[int] = []
     for r in requests:
@@ -115,7 +128,22 @@ def generate(
             out[i] = _run_batch(model, tokenizer, [r], [encoded[i]], device)[0]
         else:
             groups.setdefault((r.max_new_tokens, tuple(r.stop)), []).append(i)
-    for (max_new, _), members in groups.items():
+    for (max_new, stop), members in groups.items():
+        if settings.prefix_reuse and _reuse(model, settings, [encoded[i] for i in members]):
+            import torch
+
+            from rmbench.backends.transformers.prefix_reuse import StopRule, generate_shared
+
+            rule = StopRule(_eos_ids(model), stop, max_new)
+            rows, ran = generate_shared(model, tokenizer, [encoded[i] for i in members], device, rule,
+                                        settings.max_batch_size, settings.token_budget)
+            for i, (toks, first_logits) in zip(members, rows, strict=True):
+                first = torch.log_softmax(first_logits, dim=-1) if requests[i].choices else None
+                out[i] = read_generation(tokenizer, requests[i], toks, rule.eos_ids, len(encoded[i]), first)
+            stats.reused_requests += len(members)
+            stats.prompt_tokens += sum(len(encoded[i]) for i in members)
+            stats.prompt_tokens_run += ran
+            continue
         lengths = [len(encoded[i]) + max_new for i in members]
         for batch in pack_by_budget(lengths, settings.token_budget, settings.max_batch_size):
             idx = [members[b] for b in batch]
@@ -131,6 +159,20 @@ def generate(
             maybe = Generation(**{**maybe.__dict__, "extra": {**maybe.extra, "truncated_tokens": cut[i]}})
         final.append(maybe)
     return final
+
+
+def _reuse(model: Any, settings: GenerateSettings, prompts: list[list[int]]) -> bool:
+    """Whether a greedy group goes through prefix reuse: a decoder whose cache can be cut and reused
+    exactly, and prompts sharing enough (:func:`rmbench.backends.transformers.prefix_reuse.sharing_pays`)."""
+    from rmbench.backends.transformers.forward import caches_like_a_decoder
+    from rmbench.backends.transformers.prefix_reuse import sharing_pays
+
+    return sharing_pays(prompts) and caches_like_a_decoder(model, settings.max_length)
+
+
+def _eos_ids(model: Any) -> frozenset[int]:
+    eos = model.generation_config.eos_token_id
+    return frozenset(int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos]) if e is not None)
 
 
 def _stopping(tokenizer: Any, stops: Sequence[str], width: int) -> Any:
@@ -193,23 +235,29 @@ def _run_batch(
         )
     new_tokens = result.sequences[:, width:].tolist()
     first_logprobs = torch.log_softmax(result.logits[0].float(), dim=-1) if result.logits else None
-    out = []
-    for row, (req, toks) in enumerate(zip(reqs, new_tokens, strict=True)):
-        end = next((k for k, t in enumerate(toks) if t in eos_ids), None)
-        kept = toks if end is None else toks[:end]
-        text, stopped = cut_at_stop(tokenizer.decode(kept, skip_special_tokens=True), req.stop)
-        finish = "stop" if end is not None or stopped else "length"
-        choice_lp = None
-        if req.choices and first_logprobs is not None:
-            ids = choice_token_ids(tokenizer, req.choices)
-            choice_lp = {c: float(first_logprobs[row, t]) for c, t in ids.items()}
-        out.append(
-            Generation(
-                text=text,
-                finish_reason=finish,
-                prompt_tokens=len(prompts[row]),
-                completion_tokens=len(kept) + (1 if end is not None else 0),
-                choice_logprobs=choice_lp,
-            )
-        )
-    return out
+    return [
+        read_generation(tokenizer, req, toks, eos_ids, len(prompts[row]),
+                        first_logprobs[row] if first_logprobs is not None else None)
+        for row, (req, toks) in enumerate(zip(reqs, new_tokens, strict=True))
+    ]
+
+
+def read_generation(tokenizer: Any, req: GenerationRequest, toks: Sequence[int], eos_ids: Any, prompt_tokens: int,
+                    first_logprobs: Any) -> Generation:
+    """One row's generated ids -> :class:`Generation`: text cut at the first EOS and at the first stop
+    string; ``choice_logprobs`` read from the first position's log-softmax (a vocabulary vector)."""
+    end = next((k for k, t in enumerate(toks) if t in eos_ids), None)
+    kept = list(toks if end is None else toks[:end])
+    text, stopped = cut_at_stop(tokenizer.decode(kept, skip_special_tokens=True), req.stop)
+    finish = "stop" if end is not None or stopped else "length"
+    choice_lp = None
+    if req.choices and first_logprobs is not None:
+        ids = choice_token_ids(tokenizer, req.choices)
+        choice_lp = {c: float(first_logprobs[t]) for c, t in ids.items()}
+    return Generation(
+        text=text,
+        finish_reason=finish,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=len(kept) + (1 if end is not None else 0),
+        choice_logprobs=choice_lp,
+    )
