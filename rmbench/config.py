@@ -102,6 +102,8 @@ class EngineOptions:
     allow_random_head: bool = False
     # items scored between two appends to items.jsonl; None: rmbench.runner.chunk_size_for
     chunk_size: int | None = _option(None, at_least=1)
+    # reuse and store scores in the shared score cache (rmbench.cache); False: --no-cache
+    score_cache: bool = _option(True, flag="--cache/--no-cache")
 
     def __post_init__(self) -> None:
         check_options(self)

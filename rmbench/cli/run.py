@@ -128,6 +128,9 @@ def run(
         typer.Option(help="Items scored between appends to items.jsonl (default 8 for transformers judges, else 64).",
                      rich_help_panel=MODEL),
     ] = None,
+    cache: Annotated[bool, typer.Option(
+        "--cache/--no-cache", help="Reuse and store scores in the shared score cache ($RMBENCH_CACHE/scores; "
+        "docs/cache.md); --no-cache neither reads nor writes it.", rich_help_panel=MODEL)] = True,
     seed: Annotated[int, typer.Option(help="Seed for every random choice: bootstrap resamples, baseline:random, "
                                            "judge position swaps and sampling.", rich_help_panel=POLICIES)] = 0,
     tie_policy: Annotated[Optional[Policy], typer.Option(help="How a tie is graded (default: the task's).",
@@ -235,6 +238,7 @@ def run(
         dtype=dtype, device=device, max_length=max_length, force_max_length=force_max_length,
         truncation_side=truncation_side, token_budget=token_budget, max_batch_size=max_batch_size, threads=threads,
         backend=backend, api_base=api_base, allow_random_head=allow_random_head, chunk_size=chunk_size,
+        score_cache=cache,
     )
     policy = PolicyOptions(
         seed=seed, tie_policy=tie_policy, invalid_policy=invalid_policy, inconsistent_policy=inconsistent_policy,
