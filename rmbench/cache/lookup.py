@@ -49,6 +49,7 @@ class RunCache:
         self.keys: dict[str, str] = {}  # example id -> entry key
         self.cached: set[str] = set()  # entry keys the cache held when the run started
         self.from_cache = 0  # items of this session whose prediction came from the cache
+        self.commit: str | None = None  # a Hub model's commit in the key (checked against the loaded one)
 
     @classmethod
     def open(cls, cfg: RunConfig, pending: Sequence[Example]) -> RunCache:
@@ -59,6 +60,8 @@ class RunCache:
             reason = "RMBENCH_SCORE_CACHE=off"
         if reason is not None or folder is None:
             return cls(cfg, None, f"off: {reason}")
+        if not pending:
+            return cls(cfg, None, "on (nothing to score)")
         try:
             store = ScoreStore(folder)
         except _CACHE_ERRORS as exc:
@@ -66,6 +69,7 @@ class RunCache:
         try:
             parts = settings_parts(cfg, lambda p: store.file_digest(p, file_sha256))
             cache = cls(cfg, store, "on", sha256_json(parts))
+            cache.commit = parts["model"].get("commit")
             store.register(cache.settings_key, cfg.model, cfg.kind, parts)
             cache.keys = {e.id: entry_key(cache.settings_key, example_key(e)) for e in pending}
             cache.cached = store.existing(list(cache.keys.values()))
@@ -92,6 +96,10 @@ class RunCache:
                 return CachedAdapter(self, build, None), stored
         inner = build()
         described = inner.describe()
+        loaded = described.get("revision")
+        if self.commit is not None and loaded is not None and loaded != self.commit:
+            self._guard(lambda: _raise(f"the key names commit {self.commit} but {loaded} was loaded"))
+            return inner, described
         self._guard(lambda: self.store.put_description(dkey, self.settings_key, described) if self.store else None)
         return CachedAdapter(self, build, inner), described
 
@@ -160,7 +168,7 @@ class CachedAdapter:
 
     def __init__(self, cache: RunCache, build: Callable[[], Adapter], inner: Adapter | None) -> None:
         self.cache, self._build, self._inner = cache, build, inner
-        self.kind = cache.cfg.kind
+        self.kind: str = cache.cfg.kind
 
     def describe(self) -> dict[str, Any]:
         return self._model().describe()
@@ -195,6 +203,10 @@ def decode(value: str) -> Prediction:
     if not isinstance(data, Mapping) or not isinstance(data.get("scores"), Mapping):
         raise ValueError("a cached score is not a prediction")
     return Prediction(**data)
+
+
+def _raise(why: str) -> None:
+    raise LookupError(why)
 
 
 def _warn(why: str) -> None:

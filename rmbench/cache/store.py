@@ -165,7 +165,8 @@ class ScoreStore:
     def prune(self, older_than_s: float | None = None, model: str | None = None) -> int:
         """Remove entries not used for ``older_than_s`` seconds and/or written for ``model`` (its name as
         given to ``rmbench run`` or a prefix of its settings key); how many."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         if older_than_s is not None:
             where.append("scores.accessed < ?")
             args.append(time.time() - older_than_s)
