@@ -109,6 +109,8 @@ class EngineOptions:
     data_parallel_size: int = _option(1, at_least=1)
     gpu_memory_utilization: float | None = None  # None: vLLM's default (0.9)
     distributed_executor_backend: ExecutorBackend = "auto"
+    # reuse and store scores in the shared score cache (rmbench.cache); False: --no-cache
+    score_cache: bool = _option(True, flag="--cache/--no-cache")
 
     def __post_init__(self) -> None:
         check_options(self)

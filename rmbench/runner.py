@@ -17,6 +17,7 @@ from typing import Any
 
 from rmbench.adapters import Adapter
 from rmbench.adapters.baselines import LengthBaseline
+from rmbench.cache.lookup import RunCache
 from rmbench.config import KINDS, RunConfig, as_choice
 from rmbench.data.examples import ExampleSet, load_examples
 from rmbench.data.task import LoadedTask, load_task
@@ -57,6 +58,7 @@ class RunOutcome:
     summary: dict[str, Any]
     scored_now: int
     reused: int
+    from_cache: int = 0  # of scored_now: predictions read from the score cache (rmbench.cache)
 
 
 def default_run_dir(cfg: RunConfig, task_name: str) -> Path:
@@ -113,18 +115,20 @@ def _run_locked(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, run_dir: Pa
     ident = identity_hash(plain)
     check_item_identities(run_dir / ITEMS_FILE, read, ident, manifest_path.exists())
     pending = pending_examples(exset.examples, read.items)  # error items are asked again
-    adapter, manifest = _adapter_and_manifest(cfg, task, exset, manifest_path, load=bool(pending) or not manifest_path.exists())
+    cache = RunCache.open(cfg, pending)  # the score cache (rmbench.cache): what is cached needs no model
+    adapter, manifest = _adapter_and_manifest(cfg, task, exset, manifest_path, load=bool(pending) or not manifest_path.exists(), cache=cache)
     if manifest_path.exists():
         check_resume(run_dir, manifest)
         manifest = refresh_manifest(manifest_path, plain)  # the original manifest (first start), updated
     else:
-        atomic_write_json(manifest_path, {**manifest, "identity": ident})
+        atomic_write_json(manifest_path, {**manifest, "identity": ident, "score_cache": cache.manifest_block()})
     scored = 0
     if pending and adapter is not None:
         policies = Policies(cfg.policy.grading_tie_policy(task.spec.scoring.tie_policy), graded_invalid_policy(cfg),
                             cfg.policy.inconsistent_policy)
         scored = _score_pending(cfg, adapter, pending, policies, exset, run_dir, ident, progress)
-    return _finish(run_dir, manifest, exset, clock, scored)
+    cache.close()  # keeps the cache within its bound; after an exception the file is simply closed
+    return _finish(run_dir, manifest, exset, clock, scored, cache.timing())
 
 
 def _check_item_contents(existing: Mapping[str, ItemResult], exset: ExampleSet, run_dir: Path) -> None:
@@ -139,9 +143,10 @@ def _check_item_contents(existing: Mapping[str, ItemResult], exset: ExampleSet, 
 
 
 def _adapter_and_manifest(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, manifest_path: Path,
-                          load: bool) -> tuple[Adapter | None, dict[str, Any]]:
+                          load: bool, cache: RunCache) -> tuple[Adapter | None, dict[str, Any]]:
     """The adapter and the manifest describing it; without ``load``, no adapter and the stored manifest
-    (nothing is left to score). A scores file is always read: a changed file must be refused on resume."""
+    (nothing is left to score). A scores file is always read: a changed file must be refused on resume.
+    With ``cache`` on, the adapter reads cached scores and the model is built only when one is missing."""
     if cfg.scores is not None:
         from rmbench.adapters.precomputed import PrecomputedAdapter
 
@@ -150,7 +155,8 @@ def _adapter_and_manifest(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, m
         scores.bind(exset.examples, restricted=bool(cfg.data.limit or cfg.data.subsets))
         adapter: Adapter = scores
     elif load:
-        adapter = _build_adapter(cfg, task, exset.examples)
+        adapter, described = cache.adapter(lambda: _build_adapter(cfg, task, exset.examples))
+        return adapter, build_manifest(cfg, task, exset, described)
     else:
         return None, read_json(manifest_path)
     from rmbench.doctor.setup import with_setup
@@ -231,7 +237,7 @@ def _score_pending(cfg: RunConfig, adapter: Adapter, pending: Sequence[Example],
 
 
 def _finish(run_dir: Path, manifest: Mapping[str, Any], exset: ExampleSet, clock: tuple[float, str],
-            scored: int) -> RunOutcome:
+            scored: int, cache_timing: Mapping[str, Any] | None = None) -> RunOutcome:
     """Summarise every item in the file (this session's and earlier ones) and write summary and report."""
     t0, started = clock
     all_items = read_items(run_dir / ITEMS_FILE).items
@@ -244,12 +250,13 @@ def _finish(run_dir: Path, manifest: Mapping[str, Any], exset: ExampleSet, clock
         "wall_seconds": round(wall, 3),
         "items_scored_this_session": scored,
         "items_reused": reused,
+        **(cache_timing or {}),  # items_from_cache (part of items_scored_this_session), score_cache
     }
     if scored:
         timing["items_per_second"] = round(scored / wall, 3)
     summary = build_summary(manifest, ordered, timing)
     write_outputs(run_dir, summary)
-    return RunOutcome(run_dir, summary, scored, reused)
+    return RunOutcome(run_dir, summary, scored, reused, int(timing.get("items_from_cache", 0)))
 
 
 def auto_kind(model: str, task_kinds: Sequence[str], scores_file: Path | None = None) -> str:

@@ -23,6 +23,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 _HF_HOME = tempfile.mkdtemp(prefix="rmbench-test-hf-home-")
 os.environ["HF_HOME"] = _HF_HOME
 atexit.register(shutil.rmtree, _HF_HOME, ignore_errors=True)
+# The score cache (rmbench.cache) is off unless a test turns it on: a test comparing two runs must
+# compare two computations, and no test may read scores another session left in $RMBENCH_CACHE.
+os.environ["RMBENCH_SCORE_CACHE"] = "off"
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"

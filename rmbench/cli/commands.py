@@ -16,6 +16,7 @@ import typer
 import rmbench.cli.run as run_commands
 import rmbench.cli.runs as runs_commands
 from rmbench.cli.doctor import doctor
+from rmbench.cli.cache import cache_app
 from rmbench.cli.faithfulness_rank import faithfulness_rank
 from rmbench.cli.leaderboard import leaderboard_app
 from rmbench.cli.publish import publish
@@ -60,6 +61,7 @@ app.command()(publish)
 app.command("rfeval-assoc")(rfeval_assoc)
 app.command("faithfulness-rank")(faithfulness_rank)
 app.command()(doctor)
+app.add_typer(cache_app, name="cache")
 
 
 def main() -> None:

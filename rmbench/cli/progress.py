@@ -45,7 +45,8 @@ def run_with_progress(cfg: RunConfig, quiet: bool) -> None:
         out = console()
         out.print(render_terminal(outcome.summary, width=out.width))
     err.print(
-        f"[green]done[/green]: {outcome.scored_now} items scored, {outcome.reused} reused -> {outcome.run_dir}"
+        f"[green]done[/green]: {outcome.scored_now} items scored{_from_cache(outcome.from_cache)}, {outcome.reused} reused "
+        f"-> {outcome.run_dir}"
     )
     failed = (outcome.summary["results"].get("errors") or {}).get("n_items", 0)
     if failed:
@@ -53,3 +54,8 @@ def run_with_progress(cfg: RunConfig, quiet: bool) -> None:
             f"[yellow]warning[/yellow]: {failed} item{'s' if failed != 1 else ''} failed at the backend and "
             f"{'are' if failed != 1 else 'is'} not graded; rerun the same command to ask {'them' if failed != 1 else 'it'} again."
         )
+
+
+def _from_cache(n: int) -> str:
+    """`` (N from the score cache)`` when the cache answered any item."""
+    return f" ({n} from the score cache)" if n else ""

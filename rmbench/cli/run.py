@@ -140,6 +140,9 @@ def run(
     data_parallel_size: DataParallel = 1,
     gpu_memory_utilization: GpuMemoryUtilization = None,
     distributed_executor_backend: DistributedExecutor = "auto",
+    cache: Annotated[bool, typer.Option(
+        "--cache/--no-cache", help="Reuse and store scores in the shared score cache ($RMBENCH_CACHE/scores; "
+        "docs/cache.md); --no-cache neither reads nor writes it.", rich_help_panel=MODEL)] = True,
     seed: Annotated[int, typer.Option(help="Seed for every random choice: bootstrap resamples, baseline:random, "
                                            "judge position swaps and sampling.", rich_help_panel=POLICIES)] = 0,
     tie_policy: Annotated[Optional[Policy], typer.Option(help="How a tie is graded (default: the task's).",
@@ -250,6 +253,7 @@ def run(
         tensor_parallel_size=tensor_parallel_size, pipeline_parallel_size=pipeline_parallel_size,
         data_parallel_size=data_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
         distributed_executor_backend=distributed_executor_backend,
+        score_cache=cache,
     )
     policy = PolicyOptions(
         seed=seed, tie_policy=tie_policy, invalid_policy=invalid_policy, inconsistent_policy=inconsistent_policy,
