@@ -155,13 +155,18 @@ def _adapter_and_manifest(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, m
         scores.bind(exset.examples, restricted=bool(cfg.data.limit or cfg.data.subsets))
         adapter: Adapter = scores
     elif load:
-        adapter, described = cache.adapter(lambda: _build_adapter(cfg, task, exset.examples))
+        adapter, described = cache.adapter(lambda: _build_adapter(cfg, task, exset.examples), _describe)
         return adapter, build_manifest(cfg, task, exset, described)
     else:
         return None, read_json(manifest_path)
+    return adapter, build_manifest(cfg, task, exset, _describe(adapter))
+
+
+def _describe(adapter: Adapter) -> dict[str, Any]:
+    """The adapter's description for run.json, with the cheap set-up checks (rmbench.doctor.setup)."""
     from rmbench.doctor.setup import with_setup
 
-    return adapter, build_manifest(cfg, task, exset, with_setup(adapter, adapter.describe()))
+    return with_setup(adapter, adapter.describe())
 
 
 def _build_adapter(cfg: RunConfig, task: LoadedTask, examples: Sequence[Example]) -> Adapter:

@@ -84,18 +84,22 @@ class RunCache:
         return cls(cfg, None, f"off: {why}")
 
     # ------------------------------------------------------------------------------- the runner
-    def adapter(self, build: Callable[[], Adapter]) -> tuple[Adapter, dict[str, Any]]:
-        """(the adapter to score with, the model's description for run.json); see the module docstring."""
+    def adapter(self, build: Callable[[], Adapter],
+                describe: Callable[[Adapter], dict[str, Any]] | None = None) -> tuple[Adapter, dict[str, Any]]:
+        """(the adapter to score with, the model's description for run.json); see the module docstring.
+        ``describe(adapter)`` gives the description (default ``adapter.describe()``); it is stored with the
+        scores, so a fully cached run records what a loaded model would have."""
+        describe = describe or (lambda a: a.describe())
         if self.store is None:
             adapter = build()
-            return adapter, adapter.describe()
+            return adapter, describe(adapter)
         dkey = description_key(self.settings_key, self.cfg)
         if self.keys and all(k in self.cached for k in self.keys.values()):
             stored = self._guard(lambda: self.store.description(dkey) if self.store else None)
             if stored is not None:
                 return CachedAdapter(self, build, None), stored
         inner = build()
-        described = inner.describe()
+        described = describe(inner)
         loaded = described.get("revision")
         if self.commit is not None and loaded is not None and loaded != self.commit:
             self._guard(lambda: _raise(f"the key names commit {self.commit} but {loaded} was loaded"))
