@@ -17,6 +17,7 @@ import rmbench.cli.run as run_commands
 import rmbench.cli.runs as runs_commands
 from rmbench.cli.faithfulness_rank import faithfulness_rank
 from rmbench.cli.leaderboard import leaderboard_app
+from rmbench.cli.merge import merge
 from rmbench.cli.rfeval_assoc import rfeval_assoc
 
 app = typer.Typer(
@@ -56,6 +57,7 @@ app.command()(runs_commands.agree)
 app.add_typer(leaderboard_app, name="leaderboard")
 app.command("rfeval-assoc")(rfeval_assoc)
 app.command("faithfulness-rank")(faithfulness_rank)
+app.command()(merge)
 
 
 def main() -> None:

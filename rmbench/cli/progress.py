@@ -22,7 +22,9 @@ def run_with_progress(cfg: RunConfig, quiet: bool) -> None:
     )
 
     from rmbench.reports.run_report import render_terminal
-    from rmbench.runner import run as run_task
+    from rmbench.executors import executor_for
+
+    run_task = executor_for(cfg)
 
     err = console(stderr=True)
     bar = Progress(
