@@ -21,8 +21,8 @@ def run_with_progress(cfg: RunConfig, quiet: bool) -> None:
         TimeRemainingColumn,
     )
 
-    from rmbench.reports.run_report import render_terminal
     from rmbench.executors import executor_for
+    from rmbench.reports.run_report import render_terminal
 
     run_task = executor_for(cfg)
 

@@ -6,14 +6,15 @@ from typing import Annotated, Optional
 
 import typer
 
+from rmbench.cli.options import DATA_PANEL
 from rmbench.config import Executor
 
-SCALE_PANEL = "Shards & executors"
+SCALE_PANEL = "Executor"
 
 ShardOpt = Annotated[
     Optional[str],
     typer.Option("--shard", help="Score only shard i of n (i/n, 0 <= i < n): example k of the selection goes to "
-                 "shard k mod n; join shards with 'rmbench merge'.", rich_help_panel=SCALE_PANEL),
+                 "shard k mod n; join shards with 'rmbench merge'.", rich_help_panel=DATA_PANEL),
 ]
 ExecutorOpt = Annotated[
     Executor,

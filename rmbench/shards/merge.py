@@ -31,7 +31,14 @@ from typing import Any
 
 from rmbench.datatypes import ItemResult
 from rmbench.errors import UserError
-from rmbench.results.files import ITEMS_FILE, RUN_FILE, SUMMARY_FILE, atomic_write_json, atomic_write_text, read_json
+from rmbench.results.files import (
+    ITEMS_FILE,
+    RUN_FILE,
+    SUMMARY_FILE,
+    atomic_write_json,
+    atomic_write_text,
+    read_json,
+)
 from rmbench.results.identity import identity
 from rmbench.shards.slice import SHARD_KEY, shard_of
 from rmbench.shards.spec import Shard
