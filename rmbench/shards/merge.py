@@ -152,9 +152,12 @@ def merged_manifest(runs: Sequence[ShardRun]) -> dict[str, Any]:
     return manifest
 
 
-def merge_shards(dirs: Sequence[Path], out: Path, *, allow_partial: bool = False,
-                 overwrite: bool = False) -> MergeOutcome:
-    """Join the shard run directories ``dirs`` into the run directory ``out`` (rules: module docstring)."""
+def merge_shards(dirs: Sequence[Path], out: Path, *, allow_partial: bool = False, overwrite: bool = False,
+                 out_locked: bool = False) -> MergeOutcome:
+    """Join the shard run directories ``dirs`` into the run directory ``out`` (rules: module docstring).
+    ``out_locked``: the caller holds ``out``'s run-directory lock (``--executor ray``'s driver)."""
+    from contextlib import nullcontext
+
     from rmbench.results.run_dir import lock_run_dir
 
     t0, started = time.perf_counter(), datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -175,7 +178,7 @@ def merge_shards(dirs: Sequence[Path], out: Path, *, allow_partial: bool = False
             "--allow-partial to write a partial run that 'rmbench run --out DIR' completes",
         )
     ordered = [joined[i] for i in selection if i in joined]
-    with lock_run_dir(out, "rmbench merge"):
+    with nullcontext() if out_locked else lock_run_dir(out, "rmbench merge"):
         if overwrite:
             from rmbench.results.run_dir import clear_run_dir
 
