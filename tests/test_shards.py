@@ -192,3 +192,15 @@ def test_merge_refuses_a_directory_that_is_no_shard(runs: dict[str, Path], tmp_p
     assert result.returncode == 2 and "not a shard (no data.shard)" in result.stderr
     into_existing = _cli("merge", *_shards(runs), "--out", runs["full"])
     assert into_existing.returncode == 2 and "already holds a run" in into_existing.stderr
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"shards": 2}, "--shards, --ray-num-gpus and --ray-address need --executor ray"),
+    ({"executor": "ray", "shard": "0/2"}, "--shard 0/2 with --executor ray"),
+    ({"executor": "ray", "ray_num_gpus": -1.0}, "--ray-num-gpus -1.0: must be 0 or more"),
+    ({"executor": "ray", "shards": 0}, "--shards 0: must be at least 1"),
+    ({"executor": "dask"}, "--executor 'dask': expected one of local, ray"),
+])  # fmt: skip
+def test_executor_options_are_checked(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        RunConfig.from_flat(task="llmbar", model="m", **options)

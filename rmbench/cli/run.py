@@ -224,6 +224,7 @@ def run(
         RunConfig,
     )
     from rmbench.data.sources import resolve_data_dir
+    from rmbench.shards.spec import parse_shard
 
     if scores is not None:
         kind = "precomputed"
@@ -236,7 +237,7 @@ def run(
     data = DataOptions(
         task=task, data_dir=resolve_data_dir(data_dir), tasks_dirs=tuple(tasks_dir or ()),
         overrides=task_overrides(data_file, field, option, set_), bundled=bundled, limit=limit,
-        subsets=tuple(subset or ()), shard=shard,
+        subsets=tuple(subset or ()), shard=parse_shard(shard) if shard is not None else None,
     )
     engine = EngineOptions(
         dtype=dtype, device=device, max_length=max_length, force_max_length=force_max_length,

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from rmbench.errors import UserError
 
@@ -15,7 +15,8 @@ unsharded selection, i.e. after ``--limit`` and ``--subset``) goes to shard ``k 
 _SHARD_TEXT = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
 
 
-class Shard(NamedTuple):
+@dataclass(frozen=True)
+class Shard:
     """Shard ``index`` of ``count`` (0 <= index < count)."""
 
     index: int
@@ -43,13 +44,15 @@ def parse_shard(text: str, flag: str = "--shard") -> Shard:
 
 
 def check_shard(shard: object, flag: str = "--shard") -> Shard:
-    """``shard`` as a :class:`Shard` when it is a pair of whole numbers with 0 <= i < n, else a :class:`UserError`."""
+    """``shard`` (a :class:`Shard`, ``"i/n"`` or a pair ``(i, n)``) as a :class:`Shard` when 0 <= i < n, else a
+    :class:`UserError`."""
     if isinstance(shard, str):
         return parse_shard(shard, flag)
-    if not (isinstance(shard, tuple) and len(shard) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in shard)):
+    pair = (shard.index, shard.count) if isinstance(shard, Shard) else shard
+    if not (isinstance(pair, tuple) and len(pair) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in pair)):
         raise UserError(f"{flag} {shard!r}: expected i/n, e.g. 0/4")
-    index, count = shard
+    index, count = pair
     if count < 1:
         raise UserError(f"{flag} {index}/{count}: the number of shards must be at least 1")
     if not 0 <= index < count:
