@@ -50,7 +50,7 @@ def cluster() -> Iterator[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     log = (temp / "ray-start.log").open("w")
     head = subprocess.Popen(
-        ["ray", "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", "2",
+        [_ray_command(), "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", "2",
          "--disable-usage-stats", "--include-dashboard", "false", "--temp-dir", str(temp / "ray")],
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
     )
@@ -61,6 +61,12 @@ def cluster() -> Iterator[str]:
         _stop(head)
         log.close()
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def _ray_command() -> str:
+    """The ``ray`` script of this Python's environment (CI's venv may not be on PATH), else the one on PATH."""
+    local = Path(sys.executable).parent / "ray"
+    return str(local) if local.is_file() else "ray"
 
 
 def _wait_until_started(head: subprocess.Popen[bytes], log: Path, timeout: float = 120.0) -> None:
