@@ -9,6 +9,7 @@
 ``JudgeOptions``       ``--kind judge``: mode, pair orders, prompt, parser
 ``ProcessOptions``     ``--kind process``: how steps are marked and read, the threshold
 ``CriticOptions``      ``--kind critic``: prompt, samples, temperature
+``ExecutorOptions``    where it runs: in this process, or as shards on Ray (``--executor ray``)
 =====================  ===============================================================================
 
 A closed set of values is a ``Literal`` type, and the check reads the allowed values from the type
@@ -31,6 +32,7 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 
 from rmbench.backends.vllm_config import ExecutorBackend, VLLMParallel
 from rmbench.errors import UserError
+from rmbench.shards.spec import Shard, check_shard
 
 Kind = Literal[
     "auto", "scalar", "likelihood", "implicit", "baseline", "process", "critic", "judge", "precomputed",
@@ -49,6 +51,7 @@ ParserName = Literal["strict", "lenient"]
 PrmHead = Literal["auto", "causal-lm", "token-cls"]
 PrmFormat = Literal["plain", "chat"]
 Aggregation = Literal["min", "last", "product", "mean"]
+Executor = Literal["local", "ray"]
 
 KINDS: tuple[Kind, ...] = get_args(Kind)
 POLICIES: tuple[Policy, ...] = get_args(Policy)
@@ -78,11 +81,14 @@ class DataOptions:
     bundled: bool = False  # the sample shipped with rmbench
     limit: int | None = _option(None, at_least=1)  # at most this many examples per subset
     subsets: tuple[str, ...] = _option((), flag="--subset")
+    shard: Shard | None = None  # --shard i/n: score only this slice of the selection (rmbench.shards)
 
     def __post_init__(self) -> None:
         if not self.task:
             raise UserError("--task: empty task name")
         check_options(self)
+        if self.shard is not None:
+            object.__setattr__(self, "shard", check_shard(self.shard))  # "i/n" or (i, n) -> Shard
 
 
 @dataclass(frozen=True)
@@ -210,6 +216,24 @@ class CriticOptions:
 
 
 @dataclass(frozen=True)
+class ExecutorOptions:
+    """Where the run's items are scored (:mod:`rmbench.executors`); no part of the run's identity."""
+
+    executor: Executor = "local"
+    shards: int | None = _option(None, at_least=1)  # ray: shards fanned out (None: the workers' count, or 2)
+    ray_num_gpus: float = 0.0  # GPUs per model replica (one replica per shard task)
+    ray_address: str | None = None  # None: a running cluster if there is one, else a local one
+
+    def __post_init__(self) -> None:
+        check_options(self)
+        g = self.ray_num_gpus
+        if isinstance(g, bool) or not isinstance(g, (int, float)) or not g >= 0:
+            raise UserError(f"--ray-num-gpus {g!r}: must be 0 or more")
+        if self.executor != "ray" and (self.shards is not None or g or self.ray_address):
+            raise UserError("--shards, --ray-num-gpus and --ray-address need --executor ray")
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything ``rmbench run`` needs. The evaluator fields, ``engine``'s dtype/max_length/truncation
     side, the options of ``kind`` and ``policy`` decide item results (see :mod:`rmbench.results.manifest`)."""
@@ -228,11 +252,15 @@ class RunConfig:
     judge: JudgeOptions = field(default_factory=JudgeOptions)
     process: ProcessOptions = field(default_factory=ProcessOptions)
     critic: CriticOptions = field(default_factory=CriticOptions)
+    executor: ExecutorOptions = field(default_factory=ExecutorOptions)
 
     def __post_init__(self) -> None:
         if not self.model:
             raise UserError("--model: empty model name")
         check_options(self)
+        if self.executor.executor == "ray" and self.data.shard is not None:
+            raise UserError(f"--shard {self.data.shard} with --executor ray: Ray splits the run into shards "
+                            "itself (--shards N)")
 
     @property
     def task(self) -> str:
@@ -255,7 +283,7 @@ class RunConfig:
 
 _GROUPS: dict[str, Any] = {
     "data": DataOptions, "engine": EngineOptions, "policy": PolicyOptions,
-    "judge": JudgeOptions, "process": ProcessOptions, "critic": CriticOptions,
+    "judge": JudgeOptions, "process": ProcessOptions, "critic": CriticOptions, "executor": ExecutorOptions,
 }  # fmt: skip
 _RENAMED = {
     "task_overrides": ("data", "overrides"), "use_bundled": ("data", "bundled"),
@@ -269,7 +297,7 @@ _RENAMED = {
 def _flat_names() -> dict[str, tuple[str, str]]:
     """flat option name -> (the group's field in RunConfig, or "" for RunConfig itself; field name)."""
     names = {f.name: ("", f.name) for f in fields(RunConfig) if f.name not in _GROUPS}
-    for group in ("data", "engine", "policy", "judge", "process"):
+    for group in ("data", "engine", "policy", "judge", "process", "executor"):
         names.update({f.name: (group, f.name) for f in fields(_GROUPS[group])})
     for grouped_name in ("out", "scores", "overrides", "bundled", "mode", "head", "format"):
         del names[grouped_name]  # spelled out_dir, scores_file, task_overrides, use_bundled, judge_mode, prm_*

@@ -49,7 +49,8 @@ from rmbench.results.manifest import (
 from rmbench.results.run_dir import check_can_overwrite, check_out_path, clear_run_dir, lock_run_dir
 from rmbench.results.summary import build_summary
 
-__all__ = ["RunConfig", "RunOutcome", "auto_kind", "chunk_size_for", "default_run_dir", "run", "write_outputs"]
+__all__ = ["RunConfig", "RunOutcome", "auto_kind", "chunk_size_for", "default_run_dir", "planned_run_dir", "run",
+           "write_outputs"]
 
 
 @dataclass
@@ -68,8 +69,18 @@ def default_run_dir(cfg: RunConfig, task_name: str) -> Path:
     if cfg.data.overrides:  # --data-file / --field / --option / --set: another file is another run
         parts.append(jsonable(cfg.data.overrides))
     tag = content_hash(parts)[:8]
-    folder = check_name(f"{slugify(cfg.model)}-{slugify(cfg.kind, fallback='kind')}-{tag}", "run folder name")
+    shard = f"-shard{cfg.data.shard.index}of{cfg.data.shard.count}" if cfg.data.shard else ""  # shards never collide
+    folder = check_name(f"{slugify(cfg.model)}-{slugify(cfg.kind, fallback='kind')}-{tag}{shard}", "run folder name")
     return Path("runs") / check_name(task_name, "task name") / folder
+
+
+def planned_run_dir(cfg: RunConfig) -> Path:
+    """The directory :func:`run` writes for ``cfg``: ``--out``, else :func:`default_run_dir` (``--kind auto``
+    resolved as the run resolves it); reads the task, not its data."""
+    if cfg.out is not None:
+        return cfg.out
+    task = load_task(cfg.data.task, cfg.data.tasks_dirs, cfg.data.overrides or None)
+    return default_run_dir(_with_task_kind(cfg, task), task.spec.name)
 
 
 def run(cfg: RunConfig, progress: Callable[[int, int], None] | None = None) -> RunOutcome:
@@ -80,6 +91,10 @@ def run(cfg: RunConfig, progress: Callable[[int, int], None] | None = None) -> R
     cfg = _with_task_kind(cfg, task)
     exset = load_examples(task.spec, data.data_dir, limit=data.limit, subsets=list(data.subsets) or None,
                           use_bundled=data.bundled)
+    if data.shard is not None:  # --shard i/n: this process scores one slice (rmbench.shards.slice)
+        from rmbench.shards.slice import shard_examples
+
+        exset = shard_examples(exset, data.shard)
     run_dir = cfg.out or default_run_dir(cfg, task.spec.name)
     check_out_path(run_dir)
     if cfg.overwrite:
@@ -152,7 +167,7 @@ def _adapter_and_manifest(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, m
 
         scores = PrecomputedAdapter(cfg.scores, by_order=cfg.scores_by_order, model_id=cfg.model,
                                     threshold=cfg.process.threshold)
-        scores.bind(exset.examples, restricted=bool(cfg.data.limit or cfg.data.subsets))
+        scores.bind(exset.examples, restricted=bool(cfg.data.limit or cfg.data.subsets or cfg.data.shard))
         adapter: Adapter = scores
     elif load:
         adapter, described = cache.adapter(lambda: _build_adapter(cfg, task, exset.examples), _describe)

@@ -101,7 +101,7 @@ def test_from_flat_maps_every_flat_name_and_refuses_others() -> None:
                               out_dir=Path("o"), task_overrides={"a": 1}, use_bundled=True, scores_file=Path("s"))
     assert (cfg.judge.mode, cfg.process.head, cfg.critic.samples) == ("pairwise", "token-cls", 3)
     assert (cfg.out, cfg.data.overrides, cfg.data.bundled, cfg.scores) == (Path("o"), {"a": 1}, True, Path("s"))
-    assert len(FLAT_NAMES) == 61  # every flat RunConfig field, RFEval's judge_model and unfinished, vLLM (5), score_cache
+    assert len(FLAT_NAMES) == 66  # flat RunConfig fields, RFEval's judge_model and unfinished, vLLM (5), score_cache, shard + executor (5)
     with pytest.raises(TypeError, match="head"):
         RunConfig.from_flat(task="t", model="m", head="auto")  # grouped names are not flat names
 
@@ -111,4 +111,4 @@ def test_run_help_shows_the_option_panels() -> None:
     assert result.exit_code == 0, result.output
     panels = [line.strip("╭─ ").split(" ─")[0] for line in result.output.splitlines() if line.startswith("╭─")]
     assert panels == ["Options", "Data", "Model & engine", "Policies & statistics", "Judge", "Process & critic",
-                      "Output"]
+                      "Output", "Executor"]

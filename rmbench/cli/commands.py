@@ -20,6 +20,7 @@ from rmbench.cli.cache import cache_app
 from rmbench.cli.faithfulness_rank import faithfulness_rank
 from rmbench.cli.leaderboard import leaderboard_app
 from rmbench.cli.publish import publish
+from rmbench.cli.merge import merge
 from rmbench.cli.rfeval_assoc import rfeval_assoc
 
 app = typer.Typer(
@@ -62,6 +63,7 @@ app.command("rfeval-assoc")(rfeval_assoc)
 app.command("faithfulness-rank")(faithfulness_rank)
 app.command()(doctor)
 app.add_typer(cache_app, name="cache")
+app.command()(merge)
 
 
 def main() -> None:

@@ -21,8 +21,10 @@ def run_with_progress(cfg: RunConfig, quiet: bool) -> None:
         TimeRemainingColumn,
     )
 
+    from rmbench.executors import executor_for
     from rmbench.reports.run_report import render_terminal
-    from rmbench.runner import run as run_task
+
+    run_task = executor_for(cfg)
 
     err = console(stderr=True)
     bar = Progress(

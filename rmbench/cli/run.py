@@ -29,6 +29,7 @@ from rmbench.cli.vllm_options import (
     PipelineParallel,
     TensorParallel,
 )
+from rmbench.cli.scale_options import ExecutorOpt, RayAddressOpt, RayGpusOpt, ShardOpt, ShardsOpt
 from rmbench.config import (
     Aggregation,
     BackendName,
@@ -69,6 +70,7 @@ def run(
     subset: Annotated[Optional[list[str]], typer.Option("--subset", help="Only these subsets.",
                                                         rich_help_panel=DATA_PANEL)] = None,
     set_: SetOverride = None,
+    shard: ShardOpt = None,
     model: Annotated[
         Optional[str],
         typer.Option(
@@ -218,6 +220,10 @@ def run(
                                             rich_help_panel=OUTPUT)] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar and no result table (files are still written).",
                                         rich_help_panel=OUTPUT)] = False,
+    executor: ExecutorOpt = "local",
+    shards: ShardsOpt = None,
+    ray_num_gpus: RayGpusOpt = 0.0,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Score a task with a model (or --scores FILE); resumes an interrupted run in the same directory."""
     from rmbench.adapters.steps.config import unescape
@@ -226,12 +232,14 @@ def run(
         CriticOptions,
         DataOptions,
         EngineOptions,
+        ExecutorOptions,
         JudgeOptions,
         PolicyOptions,
         ProcessOptions,
         RunConfig,
     )
     from rmbench.data.sources import resolve_data_dir
+    from rmbench.shards.spec import parse_shard
 
     if scores is not None:
         kind = "precomputed"
@@ -244,7 +252,7 @@ def run(
     data = DataOptions(
         task=task, data_dir=resolve_data_dir(data_dir), tasks_dirs=tuple(tasks_dir or ()),
         overrides=task_overrides(data_file, field, option, set_), bundled=bundled, limit=limit,
-        subsets=tuple(subset or ()),
+        subsets=tuple(subset or ()), shard=parse_shard(shard) if shard is not None else None,
     )
     engine = EngineOptions(
         dtype=dtype, device=device, max_length=max_length, force_max_length=force_max_length,
@@ -270,7 +278,7 @@ def run(
     cfg = RunConfig(
         model=model, kind=kind, ref_model=ref_model, reduction=reduction, out=out, overwrite=overwrite, scores=scores,
         scores_by_order=scores_by_order, data=data, engine=engine, policy=policy, judge=judge, process=process,
-        critic=critic,
+        critic=critic, executor=ExecutorOptions(executor, shards, ray_num_gpus, ray_address),
     )
     run_with_progress(cfg, quiet)
 

@@ -96,6 +96,9 @@ def render_markdown(summary: Mapping[str, Any], setup: Mapping[str, Any] | None 
             f"Wall time {timing.get('wall_seconds', 0):.1f} s; {res.get('tokens_scored', 0)} tokens scored; "
             f"{timing.get('items_reused', 0)} items reused from an earlier (interrupted) session.",
         ]
+        if timing.get("shards"):  # rmbench merge: the items were scored by the shards' runs
+            lines[-1] = (f"Merged from {len(timing['shards'])} shard runs (rmbench merge, {timing.get('wall_seconds', 0):.1f} s); "
+                         f"{res.get('tokens_scored', 0)} tokens scored there.")
     return "\n".join(lines) + "\n"
 
 

@@ -49,11 +49,19 @@ def build_manifest(cfg: RunConfig, task: LoadedTask, exset: ExampleSet, model_in
             "subsets": exset.subsets,
             # every item id with its example's content hash: readers reject lines outside it
             "items": {e.id: e.content_hash() for e in exset.examples},
+            **shard_facts(exset),  # --shard i/n: the shard and the unsharded selection (rmbench.shards.slice)
         },
         "model": dict(model_info),
         "config": config_block(cfg, spec.scoring.tie_policy),
         "environment": environment(),
     }
+
+
+def shard_facts(exset: ExampleSet) -> dict[str, Any]:
+    """A shard's facts, recorded with the data ({} for an unsharded run)."""
+    from rmbench.shards.slice import shard_facts as facts
+
+    return facts(exset)
 
 
 def claim_task_facts(spec: Any) -> dict[str, Any]:
@@ -145,6 +153,9 @@ def check_resume(run_dir: Path, manifest: Mapping[str, Any], with_model: bool = 
     never silently reused for another model) and again with the loaded model's identity.
     """
     old = read_json(run_dir / RUN_FILE)
+    from rmbench.shards.slice import check_same_shard
+
+    check_same_shard(run_dir, old, manifest)  # shards share the unsharded run's identity
     a, b = identity(old, with_model), identity(manifest, with_model)
     if a != b:
         from rmbench.results.settings_diff import settings_diff
