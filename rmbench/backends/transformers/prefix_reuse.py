@@ -174,6 +174,14 @@ def generate_shared(model: Any, tokenizer: Any, prompts: Sequence[list[int]], de
                     max_rows: int, token_budget: int) -> tuple[list[tuple[list[int], Any]], int]:
     """Greedy generation for prompts sharing ``rule``, in order: (generated ids, float32 logits at the
     first generated position) per prompt; also the number of prompt tokens run (the rest were reused)."""
+    import torch
+
+    with torch.inference_mode():  # also when called outside the backend (which already is in it)
+        return _generate_shared(model, tokenizer, prompts, device, rule, max_rows, token_budget)
+
+
+def _generate_shared(model: Any, tokenizer: Any, prompts: Sequence[list[int]], device: Any, rule: StopRule,
+                     max_rows: int, token_budget: int) -> tuple[list[tuple[list[int], Any]], int]:
     order = sorted(range(len(prompts)), key=lambda i: prompts[i])
     out: list[tuple[list[int], Any] | None] = [None] * len(prompts)
     ran = 0
