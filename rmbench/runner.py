@@ -166,6 +166,7 @@ def _build_adapter(cfg: RunConfig, task: LoadedTask, examples: Sequence[Example]
         max_batch_size=engine.max_batch_size, seed=cfg.policy.seed, reduction=cfg.reduction,
         force_max_length=engine.force_max_length, allow_random_head=engine.allow_random_head, threads=engine.threads,
         api_base=engine.api_base, max_consecutive_errors=cfg.policy.max_consecutive_errors, backend=engine.backend,
+        token_budget_auto=engine.token_budget_auto,
         **_kind_options(cfg, task, examples),
     )
 

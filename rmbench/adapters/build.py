@@ -59,6 +59,7 @@ def build_adapter(
     rfeval: Any = None,
     judge_model: str | None = None,
     faithfulness: Any = None,
+    token_budget_auto: bool = False,
 ) -> Adapter:
     """Build the adapter (and its backend) for ``model`` evaluated as ``kind``.
 
@@ -75,6 +76,7 @@ def build_adapter(
     engine for every kind; the (kind, backend) pair is looked up in :mod:`rmbench.adapters.kinds`.
     ``claims`` (claim verifiers), ``rfeval`` and ``judge_model`` (RFEval; None: the model judges itself)
     and ``faithfulness`` (CoT faithfulness) are the settings of those kinds (:mod:`rmbench.adapters.families`).
+    ``token_budget_auto`` makes the transformers backend probe the largest budget that fits, from ``token_budget``.
     Invalid combinations and unsupported pairs raise :class:`UserError` before any model is loaded.
     """
     if kind not in KINDS:
@@ -103,7 +105,7 @@ def build_adapter(
         process=process, threshold=threshold, critic=critic, judge=judge, api_base=api_base,
         max_consecutive_errors=max_consecutive_errors, force_max_length=force_max_length,
         allow_random_head=allow_random_head, threads=threads, claims=claims, rfeval=rfeval, judge_model=judge_model,
-        faithfulness=faithfulness,
+        faithfulness=faithfulness, token_budget_auto=token_budget_auto,
     ))  # fmt: skip
 
 
