@@ -234,7 +234,7 @@ class TransformersBackend:
             "threads": None if self.threads is None else {"n": self.threads[0], "reason": self.threads[1]},
             "truncation_side": self.config.truncation_side,
             "padding_side": "right",
-            "token_budget": min(self._budgets.values()) if self._budgets else self.config.token_budget,
+            "token_budget": self._reported_budget(),
             "max_batch_size": self.config.max_batch_size,
             "batch_cost": self.config.batch_cost,
             "tokenizer_sha256": tokenizer_digest(self._tokenizer),
@@ -307,6 +307,11 @@ class TransformersBackend:
             if start:
                 start = max(start - cut, 1) if self.config.truncation_side == "left" else min(start, len(ids))
         return Request(ids=ids, start=start, truncated=cut)
+
+    def _reported_budget(self) -> int:
+        """The configured budget, or with ``token_budget_auto`` the probed one (the smallest over loaded heads)."""
+        probed = [n["token_budget_probe"]["chosen"] for n in self._notes.values() if "token_budget_probe" in n]
+        return min(probed) if probed else self.config.token_budget
 
     def _budget(self, head: Head) -> int:
         return self._budgets[head]
