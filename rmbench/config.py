@@ -101,7 +101,8 @@ class EngineOptions:
     max_length: int | None = _option(None, at_least=1)  # None: the model's own limit
     force_max_length: bool = False
     truncation_side: TruncationSide = "left"
-    token_budget: int = _option(16384, at_least=1)  # padded tokens per batch
+    token_budget: int = _option(16384, at_least=1)  # padded tokens per batch (with token_budget_auto: the probe's start)
+    token_budget_auto: bool = _option(False, flag="--token-budget")  # --token-budget auto: probe what fits
     max_batch_size: int = _option(64, at_least=1)
     threads: int | None = _option(None, at_least=1)  # None: rmbench.backends.threads
     backend: BackendName = "transformers"
@@ -325,6 +326,26 @@ def check_options(options: Any) -> None:
         low = f.metadata.get("at_least")
         if low is not None:
             _check_int(flag, value, low)
+
+
+AUTO_BUDGET_START = 1 << 16  # rmbench.backends.transformers.auto_budget.AUTO_START
+
+
+def token_budget_option(text: str) -> dict[str, Any]:
+    """``--token-budget``: a whole number of tokens, or ``auto`` (probe from :data:`AUTO_BUDGET_START`),
+    as the ``EngineOptions`` keywords ``token_budget`` and ``token_budget_auto``.
+
+    >>> token_budget_option("auto")
+    {'token_budget': 65536, 'token_budget_auto': True}
+    >>> token_budget_option("4096")
+    {'token_budget': 4096, 'token_budget_auto': False}
+    """
+    if text.strip().lower() == "auto":
+        return {"token_budget": AUTO_BUDGET_START, "token_budget_auto": True}
+    try:
+        return {"token_budget": int(text), "token_budget_auto": False}
+    except ValueError:
+        raise UserError(f"--token-budget {text!r}: expected a whole number of tokens or auto") from None
 
 
 def as_choice(value: str, allowed: tuple[_Choice, ...], flag: str) -> _Choice:

@@ -194,7 +194,8 @@ def _build_adapter(cfg: RunConfig, task: LoadedTask, examples: Sequence[Example]
         max_batch_size=engine.max_batch_size, seed=cfg.policy.seed, reduction=cfg.reduction,
         force_max_length=engine.force_max_length, allow_random_head=engine.allow_random_head, threads=engine.threads,
         api_base=engine.api_base, max_consecutive_errors=cfg.policy.max_consecutive_errors, backend=engine.backend,
-        vllm_parallel=engine.vllm_parallel(), **_kind_options(cfg, task, examples),
+        vllm_parallel=engine.vllm_parallel(), token_budget_auto=engine.token_budget_auto,
+        **_kind_options(cfg, task, examples),
     )
 
 

@@ -101,7 +101,7 @@ def test_from_flat_maps_every_flat_name_and_refuses_others() -> None:
                               out_dir=Path("o"), task_overrides={"a": 1}, use_bundled=True, scores_file=Path("s"))
     assert (cfg.judge.mode, cfg.process.head, cfg.critic.samples) == ("pairwise", "token-cls", 3)
     assert (cfg.out, cfg.data.overrides, cfg.data.bundled, cfg.scores) == (Path("o"), {"a": 1}, True, Path("s"))
-    assert len(FLAT_NAMES) == 66  # flat RunConfig fields, RFEval's judge_model and unfinished, vLLM (5), score_cache, shard + executor (5)
+    assert len(FLAT_NAMES) == 67  # flat RunConfig fields, RFEval's judge_model and unfinished, vLLM (5), score_cache, shard + executor (5), token_budget_auto
     with pytest.raises(TypeError, match="head"):
         RunConfig.from_flat(task="t", model="m", head="auto")  # grouped names are not flat names
 

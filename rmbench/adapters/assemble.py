@@ -31,6 +31,7 @@ class AdapterOptions:
     max_length: int | None = None
     truncation_side: str = "left"
     token_budget: int = 16384
+    token_budget_auto: bool = False  # probe the largest budget that fits, starting at token_budget
     max_batch_size: int = 64
     seed: int = 0
     reduction: str = "sum"
@@ -64,6 +65,7 @@ def transformers_backend(o: AdapterOptions, model: str | None = None) -> Any:
             max_length=o.max_length, truncation_side=o.truncation_side,  # type: ignore[arg-type]
             token_budget=o.token_budget, max_batch_size=o.max_batch_size, prefix_sharing=o.prefix_sharing,
             force_max_length=o.force_max_length, allow_random_head=o.allow_random_head, threads=o.threads,
+            token_budget_auto=o.token_budget_auto,
         )
     )
 

@@ -60,6 +60,7 @@ def build_adapter(
     judge_model: str | None = None,
     faithfulness: Any = None,
     vllm_parallel: Any = None,
+    token_budget_auto: bool = False,
 ) -> Adapter:
     """Build the adapter (and its backend) for ``model`` evaluated as ``kind``.
 
@@ -77,6 +78,7 @@ def build_adapter(
     ``claims`` (claim verifiers), ``rfeval`` and ``judge_model`` (RFEval; None: the model judges itself)
     and ``faithfulness`` (CoT faithfulness) are the settings of those kinds (:mod:`rmbench.adapters.families`).
     ``vllm_parallel`` (:class:`rmbench.backends.vllm_config.VLLMParallel`; None: one worker) goes to vLLM.
+    ``token_budget_auto`` makes the transformers backend probe the largest budget that fits, from ``token_budget``.
     Invalid combinations and unsupported pairs raise :class:`UserError` before any model is loaded.
     """
     if kind not in KINDS:
@@ -105,7 +107,7 @@ def build_adapter(
         process=process, threshold=threshold, critic=critic, judge=judge, api_base=api_base,
         max_consecutive_errors=max_consecutive_errors, force_max_length=force_max_length,
         allow_random_head=allow_random_head, threads=threads, claims=claims, rfeval=rfeval, judge_model=judge_model,
-        faithfulness=faithfulness, vllm_parallel=vllm_parallel,
+        faithfulness=faithfulness, vllm_parallel=vllm_parallel, token_budget_auto=token_budget_auto,
     ))  # fmt: skip
 
 

