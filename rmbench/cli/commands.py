@@ -15,12 +15,12 @@ import typer
 
 import rmbench.cli.run as run_commands
 import rmbench.cli.runs as runs_commands
-from rmbench.cli.doctor import doctor
 from rmbench.cli.cache import cache_app
+from rmbench.cli.doctor import doctor
 from rmbench.cli.faithfulness_rank import faithfulness_rank
 from rmbench.cli.leaderboard import leaderboard_app
-from rmbench.cli.publish import publish
 from rmbench.cli.merge import merge
+from rmbench.cli.publish import publish
 from rmbench.cli.rfeval_assoc import rfeval_assoc
 
 app = typer.Typer(

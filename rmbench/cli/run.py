@@ -22,6 +22,7 @@ from rmbench.cli.options import (
     task_overrides,
 )
 from rmbench.cli.output import console
+from rmbench.cli.scale_options import ExecutorOpt, RayAddressOpt, RayGpusOpt, ShardOpt, ShardsOpt
 from rmbench.cli.vllm_options import (
     DataParallel,
     DistributedExecutor,
@@ -29,7 +30,6 @@ from rmbench.cli.vllm_options import (
     PipelineParallel,
     TensorParallel,
 )
-from rmbench.cli.scale_options import ExecutorOpt, RayAddressOpt, RayGpusOpt, ShardOpt, ShardsOpt
 from rmbench.config import (
     Aggregation,
     BackendName,
