@@ -195,3 +195,15 @@ def test_report_gets_a_set_up_section(tiny_rm_dir: Path, tmp_path: Path) -> None
     proc = _cli("report", str(run))  # recomputing the report keeps the measured checks
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "packed (rmbench) vs batch 1 (float32) | pass" in (run / "report.md").read_text()
+
+
+def test_native_bf16_is_read_from_the_cpu_flags() -> None:
+    """oneDNN's own check says yes on any AVX-512 CPU (it emulates bf16, ~6x slower than float32 here);
+    the CPU flags say whether the instructions exist."""
+    from rmbench.backends.transformers.device import cpu_native_bf16
+
+    assert cpu_native_bf16("flags\t\t: fpu sse2 avx2 avx512f avx512bw avx512_vnni\n") is False
+    assert cpu_native_bf16("flags\t\t: fpu avx512f avx512_bf16\n") is True
+    assert cpu_native_bf16("flags\t\t: fpu amx_bf16 amx_tile\n") is True
+    assert cpu_native_bf16("Features\t: fp asimd sve bf16\n") is True  # Arm
+    assert cpu_native_bf16("processor\t: 0\n") is None  # no flags line: unknown

@@ -13,13 +13,11 @@ from rmbench.errors import UserError
 
 
 def cpu_has_native_bf16() -> bool | None:
-    """Whether this CPU has native bfloat16 matrix instructions (AVX-512 BF16 / AMX); None if unknown."""
-    import torch
+    """Whether this CPU has native bfloat16 matrix instructions (AVX-512 BF16 / AMX / Arm BF16); None if unknown
+    (:func:`rmbench.backends.transformers.device.cpu_native_bf16`, read from the CPU flags)."""
+    from rmbench.backends.transformers.device import cpu_native_bf16
 
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return None
+    return cpu_native_bf16()
 
 
 def dtype_check(dtype: str, device: str, native_bf16: bool | None) -> CheckResult:
