@@ -10,14 +10,12 @@ user's files are never overwritten or deleted.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from rmbench.errors import UserError
 from rmbench.publish.bundle import PUBLISH_FILE, PUBLISH_SCHEMA
-from rmbench.results.files import naming_path
+from rmbench.results.files import atomic_write_bytes
 
 
 def write_folder(folder: Path, files: Mapping[str, bytes]) -> list[Path]:
@@ -62,29 +60,6 @@ def _listed_files(path: Path) -> set[str] | None:
     if not isinstance(doc, dict) or doc.get("schema") != PUBLISH_SCHEMA or not isinstance(doc.get("files"), dict):
         return None
     return {str(p) for p in doc["files"]}
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half of one."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as exc:
-        raise naming_path(exc, path) from None
-    try:
-        mask = os.umask(0o022)
-        os.umask(mask)
-        os.fchmod(fd, 0o666 & ~mask)  # mkstemp creates 0600; a normal file respects the umask
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise naming_path(exc, path) from None
-        raise
 
 
 def _remove_empty_parents(root: Path, path: Path) -> None:

@@ -32,6 +32,12 @@ REPORT_FILE = "report.md"
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see either the old or the new file, never half."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see either the old or the new file, never half: a
+    temporary file beside it, flushed to disk, then renamed over it; errors name the path."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -39,8 +45,8 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise naming_path(exc, path) from None
     try:
         os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp creates 0600; a normal file respects the umask
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
