@@ -66,21 +66,28 @@ class Measured:
     peak_mib: float
     accuracy: float | None
     log: str
+    cpu: float = 0.0
+    """user + system CPU seconds (GNU time): ``cpu / wall`` near 1 confirms one thread on each side."""
 
 
 def run_measured(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS in MiB, combined output) of one child process; fails loudly on a non-zero exit."""
+    """(wall seconds, peak RSS in MiB, combined output) of one child process; fails loudly on a non-zero exit.
+    The child's user + system CPU seconds go to :data:`LAST_CPU` (read right after the call)."""
     with tempfile.TemporaryFile(mode="w+") as log, tempfile.NamedTemporaryFile(mode="r") as peak:
         t0 = time.perf_counter()
-        proc = subprocess.run([TIME, "-f", "%M", "-o", peak.name, *cmd], env=env, cwd=cwd, stdout=log,
+        proc = subprocess.run([TIME, "-f", "%U %S %M", "-o", peak.name, *cmd], env=env, cwd=cwd, stdout=log,
                               stderr=subprocess.STDOUT, check=False)
         wall = time.perf_counter() - t0
         log.seek(0)
         text = log.read()
-        peak_kib = int(peak.read().split()[-1])
+        user, system, peak_kib = peak.read().split()[-3:]
+        LAST_CPU[0] = float(user) + float(system)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}:\n{text[-3000:]}")
-    return wall, peak_kib / 1024, text
+    return wall, int(peak_kib) / 1024, text
+
+
+LAST_CPU = [0.0]
 
 
 # --------------------------------------------------------------------------------- peer set-up
@@ -147,7 +154,7 @@ def run_peer(exe: Path, model: Path, pairs: Path, dtype: str, threads: int, work
            "--torch_dtype", dtype, "--batch_size", "8", "--max_length", "4096", "--output_dir", str(out) + "/"]
     wall, peak, log = run_measured(cmd, env, cwd=work)
     found = re.findall(r"Results: ([0-9.]+), on (\d+) prompts", log)
-    return Measured(wall, peak, float(found[-1][0]) if found else None, log)
+    return Measured(wall, peak, float(found[-1][0]) if found else None, log, LAST_CPU[0])
 
 
 def rmbench_cmd(model: Path, per_subset: int, dtype: str, threads: int, out: Path, extra: list[str]) -> list[str]:
@@ -160,7 +167,7 @@ def run_rmbench(model: Path, per_subset: int, dtype: str, threads: int, out: Pat
     env = {**base_env(threads), "PYTHONPATH": str(ROOT)}
     wall, peak, log = run_measured(rmbench_cmd(model, per_subset, dtype, threads, out, extra or []), env)
     summary = json.loads((out / "summary.json").read_text())
-    return Measured(wall, peak, summary["results"]["overall"]["metrics"]["accuracy"]["value"], log)
+    return Measured(wall, peak, summary["results"]["overall"]["metrics"]["accuracy"]["value"], log, LAST_CPU[0])
 
 
 def versus_peer(args: argparse.Namespace, rm_model: Path, peer_model: Path, exe: Path, pairs: Path,
@@ -180,7 +187,7 @@ def versus_peer(args: argparse.Namespace, rm_model: Path, peer_model: Path, exe:
                         got[who] = run_peer(exe, peer_model, pairs, dtype, args.threads, work)
                     m = got[who]
                     print(f"  {dtype} round {r} ({first} first) {who:8s} {m.wall:7.1f} s  {m.peak_mib:6.0f} MiB  "
-                          f"accuracy {m.accuracy}", flush=True)
+                          f"accuracy {m.accuracy}  cpu {m.cpu:.1f} s ({m.cpu / m.wall:.2f} of wall)", flush=True)
                 rows.append((got["rmbench"], got["peer"]))
     return results
 
