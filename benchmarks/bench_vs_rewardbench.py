@@ -159,8 +159,8 @@ def run_peer(exe: Path, model: Path, pairs: Path, dtype: str, threads: int, work
 
 def rmbench_cmd(model: Path, per_subset: int, dtype: str, threads: int, out: Path, extra: list[str]) -> list[str]:
     return [sys.executable, "-m", "rmbench.cli", "run", "--task", "llmbar", "--model", str(model), "--kind", "scalar",
-            "--limit", str(per_subset), "--dtype", dtype, "--threads", str(threads), "--allow-random-head",
-            "--out", str(out), "--quiet", *extra]
+            "--limit", str(per_subset), "--dtype", dtype, "--threads", str(threads),
+            "--out", str(out), "--quiet", *(extra or ["--no-cache"])]  # the comparison scores every pair
 
 
 def run_rmbench(model: Path, per_subset: int, dtype: str, threads: int, out: Path, extra: list[str] | None = None) -> Measured:
@@ -207,11 +207,14 @@ def resume_check(args: argparse.Namespace, rm_model: Path, work: Path) -> None:
     """A finished run's directory, the same command again: nothing to score, so no model load."""
     per_subset, dtype = args.pairs // len(SUBSETS), args.dtypes[0]
     out = work / "resume-run"
-    first = run_rmbench(rm_model, per_subset, dtype, args.threads, out)
-    again = run_rmbench(rm_model, per_subset, dtype, args.threads, out)
-    loaded = "Loading weights" in again.log
-    print(f"\nresume ({dtype}): first run {first.wall:.1f} s, re-run {again.wall:.2f} s = "
-          f"{100 * again.wall / first.wall:.1f}% of the first (target < 5%); model loaded on re-run: {loaded}")
+    cache = ["--cache"]  # a fresh score cache: the first run fills it, the new-directory run reads it
+    os.environ["RMBENCH_CACHE"] = str(work / "rmbench-cache")
+    first = run_rmbench(rm_model, per_subset, dtype, args.threads, out, cache)
+    again = run_rmbench(rm_model, per_subset, dtype, args.threads, out, cache)
+    cached = run_rmbench(rm_model, per_subset, dtype, args.threads, work / "cached-run", cache)
+    for name, m in (("same directory (resume)", again), ("new directory, every score cached", cached)):
+        print(f"\nre-run, {name} ({dtype}): {m.wall:.2f} s = {100 * m.wall / first.wall:.1f}% of the first "
+              f"run's {first.wall:.1f} s (target < 5%); peak {m.peak_mib:.0f} MiB; model loaded: {'Loading weights' in m.log}")
 
 
 def memory_check(args: argparse.Namespace, tiny: Path, work: Path) -> None:
