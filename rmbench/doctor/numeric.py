@@ -81,14 +81,9 @@ def _regroup(flat: list[Any], groups: Sequence[Sequence[Any]]) -> list[list[Any]
 
 def _pad_left(seqs: list[list[int]], pad_id: int, device: Any) -> tuple[Any, Any, Any]:
     """(input_ids, attention_mask, position_ids), padded on the left; positions count real tokens only."""
-    import torch
+    from rmbench.backends.transformers.generate import pad_left
 
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        ids[i, width - len(s) :] = torch.tensor(s, dtype=torch.long)
-        mask[i, width - len(s) :] = 1
+    ids, mask = pad_left(seqs, pad_id)
     positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
     return ids.to(device), mask.to(device), positions.to(device)
 

@@ -193,6 +193,19 @@ def _stopping(tokenizer: Any, stops: Sequence[str], width: int) -> Any:
     return _StopStrings()
 
 
+def pad_left(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[Any, Any]:
+    """(input_ids, attention_mask) as long tensors on the CPU, each row padded on the left to the longest."""
+    import torch
+
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for row, s in enumerate(seqs):
+        ids[row, width - len(s) :] = torch.tensor(list(s), dtype=torch.long)
+        mask[row, width - len(s) :] = 1
+    return ids, mask
+
+
 def _run_batch(
     model: Any, tokenizer: Any, reqs: Sequence[GenerationRequest], prompts: Sequence[list[int]], device: Any
 ) -> list[Generation]:
@@ -204,12 +217,8 @@ def _run_batch(
     eos = model.generation_config.eos_token_id
     eos_ids = {int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos]) if e is not None}
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos_ids, default=0)
-    width = max(len(p) for p in prompts)
-    input_ids = torch.full((len(prompts), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for row, p in enumerate(prompts):
-        input_ids[row, width - len(p) :] = torch.tensor(p, dtype=torch.long)
-        mask[row, width - len(p) :] = 1
+    input_ids, mask = pad_left(prompts, pad)
+    width = input_ids.shape[1]
     sample = first.temperature > 0
     config = GenerationConfig(
         max_new_tokens=first.max_new_tokens,
